@@ -1,0 +1,1 @@
+"""The ``landrec`` command line: thin commands over library functions."""
