@@ -136,6 +136,10 @@ class Geometry(TypeDecorator):
 
     impl = LargeBinary
     cache_ok = True
+    # read by GeoAlchemy2's create-table events on PostGIS: a GiST index, typmod column
+    spatial_index = True
+    use_N_D_index = False
+    use_typmod = None
 
     def __init__(self, geometry_type: str = "GEOMETRY", *, srid: int) -> None:
         super().__init__()
@@ -143,6 +147,8 @@ class Geometry(TypeDecorator):
         self.srid = srid
 
     def load_dialect_impl(self, dialect):
+        if dialect is None:  # GeoAlchemy2 asks without a dialect (is it a raster?)
+            return _GpkgGeometryType(self.geometry_type)
         if dialect.name == "postgresql":
             return dialect.type_descriptor(
                 GA2Geometry(self.geometry_type, srid=self.srid, spatial_index=True)
