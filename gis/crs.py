@@ -131,7 +131,7 @@ def provinces() -> tuple[Province, ...]:
 
 def province(name: str) -> Province:
     """Find a province by name (with or without diacritics), slug or code."""
-    wanted = slugify(name)
+    wanted = re.sub(r"^(tp|thanh-pho|tinh)-", "", slugify(name))
     compact = wanted.replace("-", "")
     for p in provinces():
         if wanted in (p.slug, p.code) or compact == p.slug.replace("-", ""):
@@ -149,12 +149,17 @@ def _dm(deg: float) -> str:
 
 
 def _vn2000_geographic() -> GeographicCRS:
+    # No EPSG id, for the same reason as _hn72_geographic.
     datum = CustomDatum(name="Vietnam 2000", ellipsoid="WGS 84")
     return GeographicCRS(name="VN-2000", datum=datum)
 
 
 def _hn72_geographic() -> GeographicCRS:
-    return GeographicCRS.from_user_input(CRS.from_epsg(4147))  # Krassowsky 1940
+    # Not EPSG's name on purpose: GDAL recognises "Hanoi 1972" with a TOWGS84 equal to
+    # EPSG:1544, strips the TOWGS84 as redundant, and PROJ then finds no operation and
+    # moves nothing (a 55 m error, caught by tests/integration/test_store_crs.py).
+    datum = CustomDatum(name="HN-72 (TOWGS84 of EPSG:1544)", ellipsoid="Krassowsky 1940")
+    return GeographicCRS(name="HN-72", datum=datum)
 
 
 def _bound(source: CRS, params: tuple[float, ...]) -> CRS:
@@ -278,7 +283,7 @@ def _resolve_named(text: str) -> CRS:
 
 
 def _parse_meridian(text: str) -> float:
-    m = re.fullmatch(r"\s*(\d{3})(?:[-°:](\d{1,2})'?|\.(\d+))?\s*", text)
+    m = re.fullmatch(r"\s*(\d{2,3})(?:[-°:](\d{1,2})'?|\.(\d+))?\s*", text)
     if not m:
         raise CRSError(f"cannot read central meridian {text!r}", hint="write it as 107.75 or 107-45")
     deg = int(m.group(1))
