@@ -17,14 +17,15 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from gis.errors import MissingFileError
 from styles import maplibre_style
 
-__all__ = ["STATIC_DIR", "VENDOR_DIR", "WEB_DIR", "NODE_MODULES", "STYLE_FILE", "ensure_assets", "mount"]
+__all__ = ["NODE_MODULES", "STATIC_DIR", "STYLE_FILE", "VENDOR_DIR", "WEB_DIR", "ensure_assets", "mount"]
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
