@@ -40,6 +40,7 @@ from pyproj.crs.coordinate_operation import (
     ToWGS84Transformation,
     TransverseMercatorConversion,
 )
+from pyproj.crs import Ellipsoid, PrimeMeridian
 from pyproj.crs.datum import CustomDatum
 from pyproj.exceptions import CRSError as PyprojCRSError
 
@@ -148,17 +149,21 @@ def _dm(deg: float) -> str:
     return f"{d}-{round((deg - d) * 60):02d}"
 
 
+@lru_cache(maxsize=1)
 def _vn2000_geographic() -> GeographicCRS:
     # No EPSG id, for the same reason as _hn72_geographic.
-    datum = CustomDatum(name="Vietnam 2000", ellipsoid="WGS 84")
+    datum = CustomDatum(name="Vietnam 2000", ellipsoid=Ellipsoid.from_epsg(7030),  # WGS 84
+                        prime_meridian=PrimeMeridian.from_epsg(8901))
     return GeographicCRS(name="VN-2000", datum=datum)
 
 
+@lru_cache(maxsize=1)
 def _hn72_geographic() -> GeographicCRS:
     # Not EPSG's name on purpose: GDAL recognises "Hanoi 1972" with a TOWGS84 equal to
     # EPSG:1544, strips the TOWGS84 as redundant, and PROJ then finds no operation and
     # moves nothing (a 55 m error, caught by tests/integration/test_store_crs.py).
-    datum = CustomDatum(name="HN-72 (TOWGS84 of EPSG:1544)", ellipsoid="Krassowsky 1940")
+    datum = CustomDatum(name="HN-72 (TOWGS84 of EPSG:1544)", ellipsoid=Ellipsoid.from_epsg(7024),  # Krassowsky 1940
+                        prime_meridian=PrimeMeridian.from_epsg(8901))
     return GeographicCRS(name="HN-72", datum=datum)
 
 
