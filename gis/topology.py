@@ -17,6 +17,8 @@ Tolerances (all in one place, :func:`tolerances`)
   smaller than ``(0.5 mm at scale)²``.
 * gaps: holes in the coverage bigger than ``snap²`` that the allowed-gap polygons
   (roads, water) do not explain.
+* arcs and curves are densified so that no chord strays more than 0.001 mm at map
+  scale from the curve (1:1000 -> 1 mm), which keeps areas within 0.1 m².
 
 Speed: validity is vectorized; the coverage (overlaps, narrow gaps) is checked by
 GEOS's coverage validator in one call, and only the parcels it flags are compared
@@ -46,6 +48,7 @@ __all__ = [
     "area_tolerance",
     "check_linework",
     "check_parcels",
+    "findings_frame",
     "qa_flags",
     "repair_parcels",
     "snap_tolerance",
@@ -117,6 +120,7 @@ class Tolerances:
     sliver_width_m: float
     sliver_area_m2: float
     gap_min_area_m2: float
+    arc_m: float
 
 
 def snap_tolerance(scale: int) -> float:
@@ -148,6 +152,7 @@ def tolerances(scale: int) -> Tolerances:
         sliver_width_m=2 * snap,
         sliver_area_m2=(0.0005 * scale) ** 2,
         gap_min_area_m2=snap * snap,
+        arc_m=0.000001 * scale,
     )
 
 
@@ -174,8 +179,8 @@ def check_parcels(
     """Check a polygon layer as a cadastral coverage; return every finding.
 
     * ``invalid_geometry``: not a valid, non-empty (multi)polygon;
-    * ``overlap``, ``gap`` (holes not explained by ``allowed_gaps``; with
-      ``sheet_extent`` also the part of the sheet no polygon covers), ``sliver``;
+    * ``overlap``, ``gap`` (holes in the coverage not explained by ``allowed_gaps``:
+      the area outside the outer edge of the data is never a gap), ``sliver``;
     * ``duplicate_number`` (same number twice in one ``group_col`` value),
       ``unlabeled`` (no number; or, when label points ``labels`` are given, no label
       inside), ``multiple_labels`` (more than one label point inside);
@@ -211,7 +216,7 @@ def check_parcels(
     good = np.flatnonzero(ok)
     gg = geoms[good]
     findings += _overlaps(gg, ids[good], tol)
-    findings += _gaps(gdf.iloc[good], gg, group_col, tol, sheet_extent, allowed_gaps)
+    findings += _gaps(gdf.iloc[good], gg, tol, allowed_gaps)
     findings += _slivers(gg, ids[good], tol)
     findings += _numbers(gdf, geoms, number_col, group_col, labels)
     findings += _attributes(gdf, geoms, area_label_col, land_use_col, scale)
@@ -277,19 +282,10 @@ def _holes(geom: BaseGeometry) -> list[BaseGeometry]:
     return out
 
 
-def _gaps(
-    gdf: gpd.GeoDataFrame, geoms: np.ndarray, group_col: str | None, tol: Tolerances,
-    sheet_extent, allowed_gaps,
-) -> list[Finding]:
+def _gaps(gdf: gpd.GeoDataFrame, geoms: np.ndarray, tol: Tolerances, allowed_gaps) -> list[Finding]:
     if len(geoms) == 0:
         return []
-    union = _union(geoms)
-    candidates = _holes(union)
-    if sheet_extent is not None:
-        for ext in _extents(gdf, group_col, sheet_extent).values():
-            frame = box(*ext)
-            rest = shapely.difference(frame, union)
-            candidates += [p for p in shapely.get_parts(rest) if shapely.get_type_id(p) == 3]
+    candidates = _holes(_union(geoms))
     if not candidates:
         return []
     cand = np.asarray(candidates, dtype=object)
@@ -598,6 +594,16 @@ def qa_flags(findings: Sequence[Finding], index: pd.Index) -> pd.Series:
             if f.code not in codes:
                 codes.append(f.code)
     return pd.Series([",".join(sorted(per.get(i, ()))) for i in index], index=index, dtype=object)
+
+
+def findings_frame(findings: Sequence[Finding], crs=None) -> gpd.GeoDataFrame:
+    """Findings as a layer: ``code``, ``severity``, ``message``, ``feature_ids`` (comma-separated)."""
+    return gpd.GeoDataFrame(
+        {"code": [f.code for f in findings], "severity": [f.severity for f in findings],
+         "message": [f.message for f in findings],
+         "feature_ids": [",".join(str(_plain(v)) for v in f.feature_ids) for f in findings]},
+        geometry=[f.geometry for f in findings], crs=crs,
+    )
 
 
 def summarize(findings: Sequence[Finding]) -> dict[str, dict[str, int]]:

@@ -1,0 +1,178 @@
+"""Reading legacy drawings into one element table (the reading side of the legacy import).
+
+This is the only part of the legacy import that touches files; the CLI calls
+:func:`read_drawing` and hands the result to the pure steps of :mod:`digitize.legacy`.
+Every format goes through pyogrio (GDAL): DGN v7, DXF, Shapefile, MapInfo TAB/MIF,
+GeoJSON, GeoPackage, KML.  Damaged input (empty, truncated, not the format its name
+says, DGN v8) raises :class:`~gis.errors.FormatError` with a hint, never a crash.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
+from pyproj import CRS
+
+from gis.errors import FormatError
+from gis.io import require_file
+
+__all__ = ["FORMATS", "Drawing", "read_drawing"]
+
+#: file suffix -> format name
+FORMATS: dict[str, str] = {
+    ".dgn": "DGN", ".dxf": "DXF", ".shp": "Shapefile", ".tab": "MapInfo", ".mif": "MapInfo",
+    ".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GeoPackage", ".kml": "KML",
+}
+
+#: largest arc radius (m) for which GDAL's arc stroking stays within the arc tolerance
+_MAX_ARC_RADIUS_M = 200.0
+
+
+@dataclass
+class Drawing:
+    """One source file as a table of elements.
+
+    ``elements`` has the columns ``level`` (str: DGN level number, DXF layer, or the
+    layer name of other formats), ``etype`` (DGN element type or DXF subclass, may be
+    empty), ``text`` (raw label text as read, or None) and ``geometry``;
+    ``attributes`` holds the other columns of vector formats (for polygon sources).
+    """
+
+    path: Path
+    format: str
+    elements: gpd.GeoDataFrame
+    crs: CRS | None
+    notes: list[str] = field(default_factory=list)
+
+
+def read_drawing(path: str | os.PathLike, *, arc_tolerance_m: float = 0.0002) -> Drawing:
+    """Read a legacy drawing or vector file into a :class:`Drawing`.
+
+    ``arc_tolerance_m`` bounds how far GDAL's stroked arcs (DXF arcs, circles, bulges)
+    may stray from the true curve, for radii up to 200 m.
+    """
+    p = require_file(path, "drawing")
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise FormatError(f"{p.name}: unknown drawing format {p.suffix!r}",
+                          hint="give a .dgn, .dxf, .shp, .tab, .mif, .geojson, .gpkg or .kml file")
+    if p.stat().st_size == 0:
+        raise FormatError(f"{p} is empty (0 bytes)", hint="export the drawing again from the CAD program")
+    notes: list[str] = []
+    if fmt == "DGN":
+        notes += _check_dgn(p)
+    elif fmt == "DXF":
+        _check_dxf(p)
+    step = math.degrees(2 * math.acos(1 - min(arc_tolerance_m, _MAX_ARC_RADIUS_M) / _MAX_ARC_RADIUS_M))
+    frames = []
+    crs = None
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(p)]
+    except (DataSourceError, DataLayerError, OSError) as exc:
+        raise FormatError(f"{p} cannot be read as {fmt}: {_short(exc)}",
+                          hint=f"check that the file is a complete {fmt} file; export it again") from None
+    old = pyogrio.get_gdal_config_option("OGR_ARC_STEPSIZE")
+    pyogrio.set_gdal_config_options({"OGR_ARC_STEPSIZE": f"{step:.4f}"})
+    try:
+        for layer in layers:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                df = pyogrio.read_dataframe(p, layer=layer, encoding="latin1" if fmt == "DGN" else None)
+            if crs is None and df.crs is not None:
+                crs = CRS(df.crs)
+            frames.append(_normalize(df, fmt, layer))
+    except (DataSourceError, DataLayerError, OSError, ValueError, RuntimeError) as exc:
+        raise FormatError(f"{p} cannot be read as {fmt}: {_short(exc)}",
+                          hint=f"check that the file is a complete {fmt} file; export it again") from None
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_ARC_STEPSIZE": old})
+    elements = pd.concat(frames, ignore_index=True) if frames else _empty()
+    elements = gpd.GeoDataFrame(elements, geometry="geometry")
+    if len(elements) == 0:
+        raise FormatError(f"{p} holds no drawing elements", hint="check that this is the right file")
+    return Drawing(p, fmt, elements, crs, notes)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _empty() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"level": [], "etype": [], "text": [], "attributes": []}, geometry=[])
+
+
+def _normalize(df: gpd.GeoDataFrame, fmt: str, layer: str) -> gpd.GeoDataFrame:
+    """The common element columns from a driver's own columns."""
+    cols = set(df.columns)
+    if fmt == "DGN":
+        level = df["Level"].astype("Int64").astype(str)
+        etype = df["Type"].astype("Int64").astype(str)
+        text = df["Text"] if "Text" in cols else pd.Series([None] * len(df))
+    elif fmt == "DXF":
+        level = df["Layer"].astype(str) if "Layer" in cols else pd.Series([layer] * len(df))
+        etype = df["SubClasses"].fillna("").astype(str) if "SubClasses" in cols else pd.Series([""] * len(df))
+        text = df["Text"] if "Text" in cols else pd.Series([None] * len(df))
+    else:
+        level = pd.Series([layer] * len(df))
+        etype = pd.Series([""] * len(df))
+        text = pd.Series([None] * len(df))
+    skip = {"geometry", "Layer", "SubClasses", "Text", "Level", "Type", "PaperSpace", "Linetype", "EntityHandle"}
+    attrs = [c for c in df.columns if c not in skip] if fmt not in ("DGN", "DXF") else []
+    records = df[attrs].to_dict("records") if attrs else [{}] * len(df)
+    geoms = np.asarray(df.geometry.values, dtype=object)
+    if len(geoms):
+        geoms = shapely.force_2d(geoms)
+    text = text.where(text.notna(), None)
+    return gpd.GeoDataFrame(
+        {"level": level.to_numpy(), "etype": etype.to_numpy(), "text": text.to_numpy(dtype=object),
+         "attributes": records},
+        geometry=list(geoms), crs=None,
+    )
+
+
+def _check_dgn(p: Path) -> list[str]:
+    """Walk the element chain of a DGN v7 file: refuse v8, truncation and non-DGN files."""
+    data = p.read_bytes()
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise FormatError(f"{p.name} is a MicroStation V8 DGN, which GDAL cannot read",
+                          hint="save it as DGN V7 in MicroStation, or export DXF and import that")
+    if len(data) < 4 or data[1] != 0x09 or data[0] not in (0x08, 0xC8):
+        raise FormatError(f"{p.name} is not a DGN v7 file (no design-file header)",
+                          hint="check the file; a DGN v7 file starts with its type-9 control block")
+    pos = 0
+    while pos + 2 <= len(data):
+        if data[pos:pos + 2] == b"\xff\xff":
+            return []
+        if pos + 4 > len(data):
+            break
+        words = int.from_bytes(data[pos + 2:pos + 4], "little")
+        pos += 4 + 2 * words
+    raise FormatError(
+        f"{p.name} is truncated: its elements run past the end of the file ({len(data)} bytes) "
+        "with no end-of-design marker",
+        hint="the copy is incomplete; copy or export the drawing again",
+    )
+
+
+def _check_dxf(p: Path) -> None:
+    """A DXF must have an ENTITIES section and end with EOF; else it is cut short."""
+    with open(p, "rb") as fh:
+        head = fh.read(22)
+        fh.seek(max(0, p.stat().st_size - 64))
+        tail = fh.read()
+    if head.startswith(b"AutoCAD Binary DXF"):
+        return
+    if b"EOF" not in tail.upper():
+        raise FormatError(f"{p.name} is truncated: the DXF has no EOF marker at its end",
+                          hint="the copy is incomplete; export the drawing as DXF again")
