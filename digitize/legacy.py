@@ -43,19 +43,18 @@ from gis.errors import DigitizeError, FormatError, InputError
 from gis.landuse import is_land_use_code
 from gis.sheets import SCALES, Sheet, parse_sheet, sheet_at
 from gis.textenc import to_unicode
-from gis.topology import Finding, check_parcels, findings_frame, qa_flags, repair_parcels, tolerances
+from gis.topology import Finding, check_parcels, qa_flags, repair_parcels, tolerances
 
 __all__ = [
     "ANNEX18",
     "PARCEL_COLUMNS",
-    "findings_frame",
     "LegacyResult",
     "LevelMap",
+    "adjust_coordinates",
     "assemble",
     "attach_labels",
     "boundary_lines",
     "check_location",
-    "adjust_coordinates",
     "guess_sheet",
     "import_elements",
     "parcels_from_polygons",

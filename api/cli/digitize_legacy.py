@@ -11,7 +11,6 @@ from digitize.legacy import (
     adjust_coordinates,
     assemble,
     check_location,
-    findings_frame,
     import_elements,
     parse_levels,
 )
@@ -20,7 +19,7 @@ from gis.crs import province as find_province
 from gis.crs import resolve_crs
 from gis.errors import CRSError, DigitizeError, InputError
 from gis.io import Outputs, to_vector
-from gis.topology import summarize
+from gis.topology import findings_frame, summarize
 
 
 def _pair(text: str | None) -> tuple[float, float] | None:
