@@ -1,0 +1,71 @@
+"""``landrec init``, ``landrec load`` and ``landrec parcel`` driven as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cadastre.synthetic import tiled_parcels
+from gis.crs import resolve_crs
+from gis.io import to_vector
+from gis.sheets import sheet_at
+
+LANDREC = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "landrec")
+CRS_BG = resolve_crs("vn2000:bac-giang")
+SHEETS = [sheet_at(560500 + 1000 * i, 2359500, 2000) for i in range(2)]
+
+
+def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([LANDREC, *args], check=False, capture_output=True, text=True)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def sheets_gpkg(tmp_path: Path) -> Path:
+    path = tmp_path / "out.gpkg"
+    gdf = tiled_parcels(SHEETS, crs=CRS_BG, rows=4, cols=5, commune_code="10001")
+    gdf["address"] = [f"thôn Đồng {i % 3}, xã Tân Sơn" for i in range(len(gdf))]
+    to_vector(gdf, path, "parcels")
+    return path
+
+
+def test_init_then_load_twice(tmp_path: Path, sheets_gpkg: Path):
+    store = str(tmp_path / "store.gpkg")
+    info = json.loads(run("init", "--crs", "vn2000:bac-giang", "--db", store, "--json").stdout)
+    assert info["srid"] == 980700 and info["schema_version"] >= 2
+    first = json.loads(run("load", str(sheets_gpkg), "--db", store, "--json").stdout)
+    assert first["totals"]["inserted"] == 40
+    second = json.loads(run("load", str(sheets_gpkg), "--db", store, "--json").stdout)
+    assert second["totals"]["unchanged"] == 40 and second["totals"]["inserted"] == 0
+    text = run("load", str(sheets_gpkg), "--db", store).stdout
+    assert "total: 0 new, 0 changed, 0 retired, 40 unchanged" in text
+
+
+def test_load_into_a_new_store_takes_the_input_crs(tmp_path: Path, sheets_gpkg: Path):
+    store = str(tmp_path / "new.gpkg")
+    run("load", str(sheets_gpkg), "--db", store)
+    info = json.loads(run("init", "--crs", "vn2000:bac-giang", "--db", store, "--json").stdout)
+    assert info["srid"] == 980700
+    refused = run("init", "--crs", "vn2000:ha-noi", "--db", store, ok=False)
+    assert refused.returncode == 2 and "keeps the CRS" in refused.stderr
+
+
+def test_a_refused_sheet_exits_nonzero_and_says_why(tmp_path: Path):
+    path = tmp_path / "bad.gpkg"
+    gdf = tiled_parcels(SHEETS, crs=CRS_BG, rows=2, cols=2, commune_code="10001")
+    gdf.loc[gdf.sheet_no == SHEETS[1].number, "sheet_no"] = "361600-1"
+    to_vector(gdf, path, "parcels")
+    proc = run("load", str(path), "--db", str(tmp_path / "s.gpkg"), ok=False)
+    assert proc.returncode == 2
+    assert "361600-1: REFUSED: sheet number 361600-1 does not match its extent" in proc.stdout
+    assert "1 sheet(s) refused" in proc.stderr
+
+
+def test_load_of_a_missing_file_is_a_clear_error(tmp_path: Path):
+    proc = run("load", str(tmp_path / "nope.gpkg"), "--db", str(tmp_path / "s.gpkg"), ok=False)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr

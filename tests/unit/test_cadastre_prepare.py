@@ -1,0 +1,67 @@
+"""Checking and preparing one sheet before it is written (no store needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import CRS
+
+from cadastre.load import content_hash, prepare_sheet, registry_crs
+from cadastre.synthetic import tiled_parcels
+from gis.crs import resolve_crs, srid_of
+from gis.errors import InputError
+from gis.sheets import sheet_at
+
+CRS_BG = resolve_crs("vn2000:bac-giang")
+SHEET = sheet_at(560500, 2359500, 2000)
+
+
+def test_a_good_sheet_is_prepared_as_multipolygons():
+    gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=2, cols=3)
+    prepared = prepare_sheet("10001", SHEET.number, gdf)
+    assert prepared.scale == 2000 and len(prepared.frame) == 6
+    assert set(shapely.get_type_id(prepared.frame["geom"].to_numpy())) == {6}
+    assert np.allclose(prepared.frame["area_m2"], 1_000_000 / 6)
+    assert prepared.extent.equals(shapely.box(*SHEET.extent))
+
+
+def test_the_hash_sees_every_field():
+    wkb = shapely.to_wkb(shapely.box(0, 0, 1, 1))
+    base = content_hash(1, "LUC", "thôn A", wkb)
+    assert base == content_hash(1, "LUC", "thôn A", wkb)
+    assert len({base, content_hash(2, "LUC", "thôn A", wkb), content_hash(1, "ONT", "thôn A", wkb),
+                content_hash(1, "LUC", "thôn B", wkb),
+                content_hash(1, "LUC", "thôn A", shapely.to_wkb(shapely.box(0, 0, 1, 1.001)))}) == 5
+
+
+def test_a_sheet_far_from_its_number_is_refused():
+    gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=2, cols=2)
+    other = sheet_at(560500, 2362500, 2000).number
+    with pytest.raises(InputError, match=f"sheet number {other} does not match its extent: 4 of 4"):
+        prepare_sheet("10001", other, gdf)
+
+
+def test_a_parcel_slightly_over_the_frame_is_accepted():
+    gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=2, cols=2)
+    gdf.loc[0, "geometry"] = shapely.affinity.translate(gdf.geometry.iloc[0], xoff=-5)
+    assert len(prepare_sheet("10001", SHEET.number, gdf).frame) == 4
+
+
+def test_an_unreadable_sheet_number_is_refused():
+    gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=1, cols=1)
+    with pytest.raises(InputError, match="not a sheet number"):
+        prepare_sheet("10001", "tờ 12", gdf)
+
+
+def test_an_invalid_polygon_is_repaired():
+    gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=1, cols=2)
+    x0, y0, x1, y1 = gdf.geometry.iloc[0].bounds
+    gdf.loc[0, "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])  # bow-tie
+    geom = prepare_sheet("10001", SHEET.number, gdf).frame["geom"].iloc[0]
+    assert geom.is_valid and geom.geom_type == "MultiPolygon" and geom.area > 0
+
+
+def test_epsg_tm3_maps_to_the_registry_crs():
+    assert srid_of(registry_crs(CRS.from_epsg(9214))) == 980700
+    assert registry_crs(CRS.from_epsg(4326)) == CRS.from_epsg(4326)
