@@ -677,7 +677,11 @@ def import_elements(
     bounds = tuple(elements.total_bounds)
     if not all(map(math.isfinite, bounds)):
         raise DigitizeError("the drawing has no coordinates", hint="check that this is the right file")
-    sheet = parse_sheet(sheet_no, northing_hint=bounds[1]) if sheet_no else guess_sheet(bounds, texts, scale=scale)
+    try:
+        sheet = parse_sheet(sheet_no, northing_hint=bounds[1]) if sheet_no else guess_sheet(bounds, texts, scale=scale)
+    except InputError as exc:
+        raise DigitizeError(f"the drawing cannot be placed on a map sheet: {exc.message}",
+                            hint="check --crs (is the drawing in a VN-2000 TM-3 zone?) or give --sheet") from None
     scale = scale or sheet.scale
     findings: list[Finding] = []
     if polygon_source:
@@ -716,8 +720,11 @@ def assemble(results: Sequence[LegacyResult], *, scale: int | None = None
     extents = {r.sheet.number: r.sheet.extent for r in results}
     parcels, joined = join_across_sheets(parcels, extents, scale=scale)
     findings += joined
-    findings += check_parcels(parcels, scale=scale, sheet_extent=extents)
-    for i in np.flatnonzero(parcels["label_problem"].notna().to_numpy()):
+    problems = parcels["label_problem"]
+    two_numbers = set(parcels.index[problems.fillna("").str.contains("parcel numbers").to_numpy()])
+    findings += [f for f in check_parcels(parcels, scale=scale, sheet_extent=extents)
+                 if not (f.code == "unlabeled" and f.feature_ids[0] in two_numbers)]
+    for i in np.flatnonzero(problems.notna().to_numpy()):
         findings.append(Finding("multiple_labels", "error", str(parcels["label_problem"].iloc[i]),
                                 parcels.geometry.iloc[i], (parcels.index[i],)))
     parcels["area_m2"] = parcels.geometry.area.round(2)
