@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pyproj import CRS
-from sqlalchemy import Connection, Engine, MetaData, Table, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, event, inspect, select, text
 
 from cadastre.schema import build_metadata
 from gis.crs import crs_from_srid, srid_of
@@ -154,7 +154,7 @@ def init_register(url: str | os.PathLike, crs: CRS | None, *, target: int = SCHE
                     f"the store is in {crs_from_srid(stored).name} (SRID {stored}), not {crs.name}",
                     hint="a register keeps the CRS it was created with; use another store",
                 )
-    reg = Register(engine, srid, build_metadata(srid))
+    reg = _register(engine, srid)
     migrate(reg, target=target)
     return reg
 
@@ -174,6 +174,22 @@ def open_register(url: str | os.PathLike) -> Register:
         engine.dispose()
         raise StoreError(f"the register's schema is version {version}, this landrec needs {SCHEMA_VERSION}",
                          hint="run `landrec init` on the store to upgrade it")
+    return _register(engine, srid)
+
+
+def _casefold(value: str | None) -> str | None:
+    return None if value is None else value.casefold()
+
+
+def _register(engine: Engine, srid: int) -> Register:
+    """The Register; on SQLite every connection also gets ``landrec_casefold`` (SQLite's
+    own ``lower`` folds ASCII only, and addresses are Vietnamese)."""
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            dbapi_conn.create_function("landrec_casefold", 1, _casefold, deterministic=True)
+
+        engine.dispose()  # pooled connections predate the function
     return Register(engine, srid, build_metadata(srid))
 
 
