@@ -48,7 +48,7 @@ def compare(parcels, truth):
 def test_every_parcel_with_its_number_and_area(tmp_path, writer):
     fab = make_fabric(5, 4, jitter=0.04, seed=3)
     path = writer(tmp_path / ("s.dxf" if writer is write_dxf else "s.dgn"), fab)
-    parcels, findings = run(path)
+    parcels, _ = run(path)
     assert compare(parcels, fab.truth) < 0.1
     assert (parcels["qa_flags"] == "").all(), parcels["qa_flags"].tolist()
     assert set(parcels["land_use"]) <= {"LUC", "ONT", "CLN", "BHK", "NTS", "ODT"}
@@ -235,9 +235,9 @@ def test_lines_drawn_twice_and_long_runs(tmp_path):
 
 def test_parcel_outside_its_sheet_is_flagged_cut(tmp_path):
     fab = make_fabric(2, 1)
-    parcels, findings = run(write_dxf(tmp_path / "s.dxf", fab), sheet_no="361561-4-(7)")
+    parcels, _ = run(write_dxf(tmp_path / "s.dxf", fab), sheet_no="361561-4-(7)")
     assert "cut_by_sheet_edge" not in ",".join(parcels["qa_flags"])
     fab.lines = [shapely.affinity.translate(line, xoff=-30) for line in fab.lines]
     fab.labels = [(r, t, shapely.affinity.translate(p, xoff=-30)) for r, t, p in fab.labels]
-    parcels, findings = run(write_dxf(tmp_path / "c.dxf", fab), sheet_no="361561-4-(7)")
+    parcels, _ = run(write_dxf(tmp_path / "c.dxf", fab), sheet_no="361561-4-(7)")
     assert "cut_by_sheet_edge" in ",".join(parcels["qa_flags"])
