@@ -69,3 +69,46 @@ def test_a_refused_sheet_exits_nonzero_and_says_why(tmp_path: Path):
 def test_load_of_a_missing_file_is_a_clear_error(tmp_path: Path):
     proc = run("load", str(tmp_path / "nope.gpkg"), "--db", str(tmp_path / "s.gpkg"), ok=False)
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_parcel_show_split_history_and_conflict(tmp_path: Path, sheets_gpkg: Path):
+    store = str(tmp_path / "store.gpkg")
+    run("load", str(sheets_gpkg), "--db", store)
+    sheet = SHEETS[0].number  # 200 m x 250 m parcels; parcel 7 is E 560200-560400, N 2359500-2359750
+    ref = f"10001/{sheet}/7"
+    shown = json.loads(run("parcel", "show", ref, "--db", store, "--json").stdout)
+    assert shown["version"] == 1 and shown["geometry"]["type"] == "MultiPolygon"
+    at = json.loads(run("parcel", "at", "560300", "2359600", "--db", store, "--json").stdout)
+    assert [p["ref"] for p in at] == [ref]
+    split = json.loads(run("parcel", "split", ref, "--line", "LINESTRING(560300 2359800, 560300 2359400)",
+                           "--expect-version", "1", "--source", "QĐ 7/2026", "--officer", "B",
+                           "--db", store, "--json").stdout)
+    children = [c["ref"] for c in split["created"]]
+    assert children == [f"10001/{sheet}/21", f"10001/{sheet}/22"]
+    stale = run("parcel", "set-land-use", ref, "ONT", "--expect-version", "1", "--source", "x", "--db", store,
+                ok=False)
+    assert stale.returncode == 3 and "no parcel" in stale.stderr  # it was split: not current any more
+    history = json.loads(run("parcel", "history", ref, "--db", store, "--json").stdout)
+    assert [c["ref"] for c in history["children"]] == children
+    assert history["transactions"][-1]["source_reference"] == "QĐ 7/2026"
+    run("parcel", "set-land-use", children[0], "ONT", "--expect-version", "1", "--source", "x", "--db", store)
+    conflict = run("parcel", "set-land-use", children[0], "CLN", "--expect-version", "1", "--source", "y",
+                   "--db", store, ok=False)
+    assert conflict.returncode == 4 and "at version 2, not 1" in conflict.stderr
+    found = json.loads(run("parcel", "find", "THÔN ĐỒNG 1", "--db", store, "--json").stdout)
+    assert found and all("Đồng 1" in p["address"] for p in found)
+    old = json.loads(run("parcel", "area", "560250", "2359550", "560350", "2359650", "--at",
+                         shown["begin_lifespan"], "--db", store, "--json").stdout)
+    assert [f["properties"]["ref"] for f in old["features"]] == [ref]
+
+
+def test_merge_of_parcels_apart_is_refused(tmp_path: Path, sheets_gpkg: Path):
+    store = str(tmp_path / "store.gpkg")
+    run("load", str(sheets_gpkg), "--db", store)
+    sheet = SHEETS[0].number
+    proc = run("parcel", "merge", f"10001/{sheet}/1", f"10001/{sheet}/20", "--expect-version", "1",
+               "--expect-version", "1", "--source", "x", "--db", store, ok=False)
+    assert proc.returncode == 2 and "must share boundaries" in proc.stderr
+    merged = json.loads(run("parcel", "merge", f"10001/{sheet}/1", f"10001/{sheet}/2", "--expect-version", "1",
+                            "--expect-version", "1", "--source", "x", "--db", store, "--json").stdout)
+    assert merged["created"][0]["area_m2"] == pytest.approx(100000)
