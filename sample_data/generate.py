@@ -1,0 +1,152 @@
+"""Write the sample district: ``python -m sample_data.generate --out DIR [--seed N] [--overwrite]``.
+
+Same seed, same bytes: GeoPackage timestamps come from ``SOURCE_DATE_EPOCH`` (set to a
+fixed value when unset), the raster encoders are deterministic, DXF metadata is pinned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+from PIL import Image
+
+from gis.io import Outputs, to_vector
+from sample_data import district, plan
+from sample_data.render import Damage, Style, page_layout, render_sheet
+
+__all__ = ["generate", "DEFAULT_SEED", "FIXED_EPOCH", "main"]
+
+DEFAULT_SEED = 20241121
+#: 2024-11-21T00:00:00Z: the date stamped in generated files unless SOURCE_DATE_EPOCH says otherwise
+FIXED_EPOCH = 1732147200
+_EXT = {"jpeg": "scan.jpg", "png": "scan.png", "tiff": "scan.tif"}
+
+
+@contextmanager
+def _gdal_date() -> Iterator[None]:
+    """Pin OGR_CURRENT_DATE for writes that do not go through gis.io.to_vector."""
+    stamp = datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), tz=timezone.utc)
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+
+
+def write_scan(image: np.ndarray, path: Path, fmt: str, dpi: int) -> None:
+    """Encode a scan deterministically: JPEG q80; PNG and TIFF (deflate) in 16 grey levels."""
+    if fmt == "jpeg":
+        Image.fromarray(image).save(path, format="JPEG", quality=80, dpi=(dpi, dpi))
+        return
+    levels = (image // 16 * 16 + 8).astype(np.uint8)  # 4-bit scanner output, kept in 8-bit samples
+    if fmt == "png":
+        Image.fromarray(levels).save(path, format="PNG", compress_level=6, dpi=(dpi, dpi))
+    elif fmt == "tiff":
+        Image.fromarray(levels).save(path, format="TIFF", compression="tiff_adobe_deflate", dpi=(dpi, dpi))
+    else:
+        raise ValueError(f"unknown image format {fmt!r}")
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def generate(out_dir: str | os.PathLike, *, seed: int = DEFAULT_SEED, overwrite: bool = False,
+             progress: Callable[[str], None] | None = None) -> dict:
+    """Write the whole sample district into ``out_dir``; return its manifest."""
+    os.environ.setdefault("SOURCE_DATE_EPOCH", str(FIXED_EPOCH))
+    say = progress or (lambda _msg: None)
+    root = Path(out_dir)
+    say("parcel fabric")
+    parcels = district.parcels(seed)
+    roads, water = district.roads(), district.waterways()
+    admin = district.admin()
+    manifest: dict = {
+        "name": "sample district (synthetic)", "province": plan.PROVINCE, "district": plan.DISTRICT,
+        "crs": plan.CRS_KEY, "seed": seed,
+        "communes": [{"code": c.code, "name": c.name, "hamlets": list(c.hamlets)} for c in plan.COMMUNES],
+        "sheets": [], "parcel_count": int(len(parcels)),
+    }
+    with Outputs(overwrite=overwrite) as out:
+        truth = root / "truth"
+        admin_path = out.path(truth / "admin.gpkg")
+        for layer, df in admin.items():
+            to_vector(df, admin_path, layer)
+        to_vector(parcels, out.path(truth / "parcels.gpkg"), "parcels")
+        base = root / "base"
+        to_vector(roads, out.path(base / "roads.gpkg"), "roads")
+        to_vector(water, out.path(base / "water.gpkg"), "waterways")
+        env = out.path(base / "environment.gpkg")
+        to_vector(district.stations(), env, "stations")
+        with _gdal_date():
+            pyogrio.write_dataframe(district.readings(seed), env, layer="readings", driver="GPKG")
+        to_vector(district.planning_zones(), out.path(base / "planning.gpkg"), "zones")
+        manifest["truth"] = {"admin": "truth/admin.gpkg", "parcels": "truth/parcels.gpkg"}
+        manifest["base"] = {"roads": "base/roads.gpkg", "waterways": "base/water.gpkg",
+                            "environment": "base/environment.gpkg", "planning": "base/planning.gpkg"}
+        communes = {c.code: c for c in plan.COMMUNES}
+        for k, (sp, sheet) in enumerate(district.sheets()):
+            say(f"sheet {sheet.number}")
+            d = root / "sheets" / sp.slug
+            rng = np.random.default_rng([seed, k])
+            _, w, h = page_layout(sheet, sp.dpi)
+            damage = Damage.random(rng, size_px=(w, h))
+            style = Style(font=sp.font, label_layout=sp.label_layout, colour=sp.colour,
+                          commune=communes[sp.commune].name, district=plan.DISTRICT["name"],
+                          province=plan.PROVINCE["name"], local_no=sp.local_no)
+            image, gcps, model = render_sheet(parcels, sheet, dpi=sp.dpi, style=style, damage=damage,
+                                              seed=seed * 10 + k, roads=roads, waterways=water)
+            write_scan(image, out.path(d / _EXT[sp.image_format]), sp.image_format, sp.dpi)
+            gcps.to_csv(out.path(d / "gcps.csv"), index=False, lineterminator="\n")
+            model.grid(20.0).to_csv(out.path(d / "truth_warp.csv"), index=False, lineterminator="\n")
+            mine = parcels[parcels["sheet_no"] == sheet.number].reset_index(drop=True)
+            to_vector(mine, out.path(d / "truth.gpkg"), "parcels")
+            info = {
+                "number": sheet.number, "scale": sheet.scale, "extent": list(sheet.extent),
+                "commune_code": sp.commune, "commune": communes[sp.commune].name, "local_no": sp.local_no,
+                "crs": plan.CRS_KEY, "dpi": sp.dpi, "image": _EXT[sp.image_format],
+                "image_format": sp.image_format, "colour": sp.colour,
+                "image_size": [int(image.shape[1]), int(image.shape[0])],
+                "page_size": list(model.page_size), "font": sp.font, "label_layout": sp.label_layout,
+                "parcel_count": int(len(mine)), "damage": damage.to_dict(),
+                "files": {"gcps": "gcps.csv", "truth_warp": "truth_warp.csv", "truth": "truth.gpkg"},
+            }
+            _write_json(info, out.path(d / "sheet.json"))
+            files = {key: _rel(d / name, root) for key, name in info["files"].items()}
+            manifest["sheets"].append({"number": sheet.number, "scale": sheet.scale, "local_no": sp.local_no,
+                                       "commune": sp.commune, "dpi": sp.dpi, "dir": _rel(d, root),
+                                       "scan": _rel(d / _EXT[sp.image_format], root), **files,
+                                       "sheet_json": _rel(d / "sheet.json", root)})
+        _write_json(manifest, out.path(root / "district.json"))
+    return manifest
+
+
+def _write_json(data: dict, path: Path) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m sample_data.generate", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="output directory, e.g. sample_data/district")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--overwrite", action="store_true", help="replace existing files")
+    args = parser.parse_args(argv)
+    manifest = generate(args.out, seed=args.seed, overwrite=args.overwrite,
+                        progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(f"{manifest['parcel_count']} parcels on {len(manifest['sheets'])} sheets in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
