@@ -65,7 +65,7 @@ def join_across_sheets(
     for i, j in zip(a, b):
         common = shapely.intersection(zone[sheets[i]], zone[sheets[j]])
         shared = shapely.intersection(shapely.boundary(geoms[i]), shapely.buffer(shapely.boundary(geoms[j]), tol.snap_m))
-        if shapely.length(shapely.intersection(shared, common)) <= 2 * tol.snap_m:
+        if shapely.length(shapely.intersection(shared, common)) <= 5 * tol.snap_m:  # more than a corner
             continue
         ni, nj = numbers[i], numbers[j]
         if not (pd.isna(ni) or pd.isna(nj) or ni == nj):

@@ -39,7 +39,7 @@ from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from gis.errors import InputError
-from gis.landuse import is_land_use_code
+from gis.landuse import land_uses
 
 __all__ = [
     "CODES",
@@ -215,8 +215,9 @@ def check_parcels(
 
     good = np.flatnonzero(ok)
     gg = geoms[good]
-    findings += _overlaps(gg, ids[good], tol)
-    findings += _gaps(gdf.iloc[good], gg, tol, allowed_gaps)
+    flagged = _coverage_flags(gg)
+    findings += _overlaps(gg, ids[good], flagged, tol)
+    findings += _gaps(gdf.iloc[good], gg, flagged, tol, allowed_gaps)
     findings += _slivers(gg, ids[good], tol)
     findings += _numbers(gdf, geoms, number_col, group_col, labels)
     findings += _attributes(gdf, geoms, area_label_col, land_use_col, scale)
@@ -230,10 +231,17 @@ def _valid_polygons(geoms: np.ndarray) -> np.ndarray:
     return np.isin(tid, (3, 6)) & ~shapely.is_empty(geoms) & shapely.is_valid(geoms)
 
 
-def _overlaps(geoms: np.ndarray, ids: np.ndarray, tol: Tolerances) -> list[Finding]:
+def _coverage_flags(geoms: np.ndarray) -> np.ndarray:
+    """Which polygons do not match their neighbours edge for edge (GEOS coverage validator)."""
+    if len(geoms) < 2:
+        return np.zeros(len(geoms), dtype=bool)
+    return ~shapely.is_empty(shapely.coverage_invalid_edges(geoms, gap_width=0.0))
+
+
+def _overlaps(geoms: np.ndarray, ids: np.ndarray, flagged: np.ndarray, tol: Tolerances) -> list[Finding]:
     if len(geoms) < 2:
         return []
-    bad = np.flatnonzero(~shapely.is_empty(shapely.coverage_invalid_edges(geoms, gap_width=0.0)))
+    bad = np.flatnonzero(flagged)
     out: list[Finding] = []
     dup = _exact_duplicates(geoms)
     bad = np.union1d(bad, dup)
@@ -242,7 +250,9 @@ def _overlaps(geoms: np.ndarray, ids: np.ndarray, tol: Tolerances) -> list[Findi
     tree = shapely.STRtree(geoms)
     a, b = tree.query(geoms[bad], predicate="intersects")
     a = bad[a]
-    keep = a < b
+    is_bad = np.zeros(len(geoms), dtype=bool)
+    is_bad[bad] = True
+    keep = (a < b) | ((a != b) & ~is_bad[b])  # each pair once, also when only one side is flagged
     a, b = a[keep], b[keep]
     if len(a) == 0:
         return out
@@ -256,16 +266,19 @@ def _overlaps(geoms: np.ndarray, ids: np.ndarray, tol: Tolerances) -> list[Findi
 
 
 def _exact_duplicates(geoms: np.ndarray) -> np.ndarray:
-    """Indices of polygons drawn twice (same normalized shape)."""
-    wkb = pd.Series(shapely.to_wkb(shapely.normalize(geoms)))
-    return np.flatnonzero(wkb.duplicated(keep=False).to_numpy())
+    """Indices of polygons drawn twice (same normalized shape); only equal boxes are compared."""
+    key = pd.DataFrame(np.column_stack([shapely.bounds(geoms), shapely.area(geoms)]))
+    cand = np.flatnonzero(key.duplicated(keep=False).to_numpy())
+    if len(cand) == 0:
+        return cand
+    wkb = pd.Series(shapely.to_wkb(shapely.normalize(geoms[cand])))
+    return cand[wkb.duplicated(keep=False).to_numpy()]
 
 
-def _union(geoms: np.ndarray) -> BaseGeometry:
+def _union(geoms: np.ndarray, flagged: np.ndarray) -> BaseGeometry:
     """Union of a near-coverage: the fast coverage union for the clean part."""
     if len(geoms) == 0:
         return shapely.Polygon()
-    flagged = ~shapely.is_empty(shapely.coverage_invalid_edges(geoms, gap_width=0.0))
     clean = shapely.coverage_union_all(geoms[~flagged]) if (~flagged).any() else shapely.Polygon()
     if flagged.any():
         return shapely.union_all(np.append(geoms[flagged], clean))
@@ -282,10 +295,11 @@ def _holes(geom: BaseGeometry) -> list[BaseGeometry]:
     return out
 
 
-def _gaps(gdf: gpd.GeoDataFrame, geoms: np.ndarray, tol: Tolerances, allowed_gaps) -> list[Finding]:
+def _gaps(gdf: gpd.GeoDataFrame, geoms: np.ndarray, flagged: np.ndarray, tol: Tolerances,
+          allowed_gaps) -> list[Finding]:
     if len(geoms) == 0:
         return []
-    candidates = _holes(_union(geoms))
+    candidates = _holes(_union(geoms, flagged))
     if not candidates:
         return []
     cand = np.asarray(candidates, dtype=object)
@@ -380,12 +394,17 @@ def _attributes(gdf, geoms, area_label_col, land_use_col, scale) -> list[Finding
                                f"(difference {diff[i]:.1f} m², allowed {allowed[i]:.1f} m²)", geoms[i], (ids[i],)))
     if _has(gdf, land_use_col):
         codes = gdf[land_use_col]
-        for i in np.flatnonzero(codes.notna().to_numpy()):
+        parts = codes.reset_index(drop=True).astype(str).str.upper().str.split(r"\s*\+\s*", regex=True).explode()
+        known = parts.str.strip().isin(_known_codes()).groupby(level=0).all().to_numpy()  # "ONT+CLN" is known
+        for i in np.flatnonzero(codes.notna().to_numpy() & ~known):
             code = str(codes.iloc[i])
-            if not is_land_use_code(code):
-                out.append(Finding("unknown_land_use", "warning", f"feature {ids[i]}: land-use code {code!r} is unknown",
-                                   geoms[i], (ids[i],)))
+            out.append(Finding("unknown_land_use", "warning", f"feature {ids[i]}: land-use code {code!r} is unknown",
+                               geoms[i], (ids[i],)))
     return out
+
+
+def _known_codes() -> set[str]:
+    return {u.code for u in land_uses()}
 
 
 def _extents(gdf: gpd.GeoDataFrame, group_col: str | None, sheet_extent) -> dict:
@@ -563,7 +582,7 @@ def _fill_narrow_gaps(geoms, ids, keep, tol: Tolerances, findings) -> None:
     live = np.flatnonzero(keep & _valid_polygons(geoms))
     if len(live) == 0:
         return
-    holes = _holes(_union(geoms[live]))
+    holes = _holes(_union(geoms[live], _coverage_flags(geoms[live])))
     tree = shapely.STRtree(geoms[live])
     for h in holes:
         ar = shapely.area(h)

@@ -1,0 +1,57 @@
+"""digitize.edgematch: parcels cut by the edge between two sheets, joined again."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from digitize.edgematch import join_across_sheets
+from gis.sheets import parse_sheet
+
+A = parse_sheet("361561-4-a", northing_hint=2.36e6)  # west of B; they share E = 561500
+B = parse_sheet("361561-4-b", northing_hint=2.36e6)
+EXTENTS = {A.number: A.extent, B.number: B.extent}
+E, N = 561500.0, 2359700.0
+
+
+def layer(rows):
+    return gpd.GeoDataFrame(
+        {"parcel_no": pd.array([r[0] for r in rows], dtype="Int64"), "sheet_no": [r[1] for r in rows],
+         "land_use": ["ONT"] * len(rows)},
+        geometry=[r[2] for r in rows], crs="EPSG:9214")
+
+
+def test_labelled_piece_takes_the_unlabelled_one():
+    df = layer([(5, A.number, box(E - 30, N, E, N + 20)),  # the larger part, labelled on A
+                (None, B.number, box(E, N, E + 10, N + 20)),  # its piece on B, unlabelled
+                (1, B.number, box(E + 10, N, E + 30, N + 20))])  # B's own parcel beside it
+    out, found = join_across_sheets(df, EXTENTS, scale=1000)
+    assert len(out) == 2
+    joined = out[out["parcel_no"] == 5].iloc[0]
+    assert joined.geometry.area == pytest.approx(800.0)
+    assert joined.geometry.geom_type == "Polygon" and len(joined.geometry.interiors) == 0
+    assert joined["sheet_no"] == A.number
+    assert [f.code for f in found] == ["cut_by_sheet_edge"] and found[0].severity == "repaired"
+    assert found[0].feature_ids == (int(out.index[out["parcel_no"] == 5][0]),)
+
+
+def test_pieces_a_few_millimetres_apart_still_join():
+    df = layer([(5, A.number, box(E - 30, N, E - 0.004, N + 20)), (None, B.number, box(E + 0.003, N, E + 10, N + 20))])
+    out, _ = join_across_sheets(df, EXTENTS, scale=1000)
+    assert len(out) == 1 and out.geometry.iloc[0].geom_type == "Polygon"
+    assert out.geometry.iloc[0].area == pytest.approx(800.0, abs=0.3)
+
+
+def test_different_numbers_stay_apart():
+    df = layer([(5, A.number, box(E - 30, N, E, N + 20)), (7, B.number, box(E, N, E + 10, N + 20))])
+    out, found = join_across_sheets(df, EXTENTS, scale=1000)
+    assert len(out) == 2 and found == []
+
+
+def test_touching_at_a_corner_or_inside_one_sheet_is_not_a_join():
+    df = layer([(5, A.number, box(E - 30, N, E, N + 20)), (None, B.number, box(E, N + 20, E + 10, N + 40)),
+                (None, A.number, box(E - 30, N - 20, E, N))])
+    out, found = join_across_sheets(df, EXTENTS, scale=1000)
+    assert len(out) == 3 and found == []
