@@ -10,9 +10,9 @@ input twice changes nothing.  Owners (``owner_name``, ``owner_id`` columns) go t
 
 On PostGIS the new rows travel by ``COPY``; a sheet is written in one transaction
 under an advisory lock, so a load killed half-way leaves each sheet entirely old or
-entirely new.  When the parcel table is empty the load is a bulk load: its secondary
-indexes are dropped and built again once at the end, as ``pg_restore`` does; every
-open of the register for loading rebuilds them if a bulk load was killed.
+entirely new.  When the parcel table is empty the load is a bulk load: its spatial
+index is dropped and built again once at the end, as ``pg_restore`` does; every
+load first rebuilds it if a bulk load was killed before the end.
 """
 
 from __future__ import annotations
@@ -220,11 +220,12 @@ def prepare_sheet(commune_code: str, sheet_no: str, part: gpd.GeoDataFrame, *,
                          int(local.iloc[0]) if len(local) else None, frame)
 
 
-def _text_column(part: pd.DataFrame, name: str) -> list[str | None]:
+def _text_column(part: pd.DataFrame, name: str) -> pd.Series:
+    """A text column with None (never NaN) where the value is missing or blank."""
     if name not in part.columns:
-        return [None] * len(part)
-    values = part[name].astype(object).where(part[name].notna(), None)
-    return [None if v is None or str(v).strip() == "" else str(v).strip() for v in values]
+        return pd.Series([None] * len(part), dtype=object)
+    values = [None if pd.isna(v) or str(v).strip() == "" else str(v).strip() for v in part[name].tolist()]
+    return pd.Series(values, dtype=object)
 
 
 def _sheets(gdf: gpd.GeoDataFrame, commune: str | None) -> Iterator[tuple[str, str, gpd.GeoDataFrame]]:
@@ -480,7 +481,6 @@ def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str |
 #: indexes a bulk load builds at the end instead of row by row
 _BULK_INDEXES = {
     "idx_parcel_geom": "CREATE INDEX IF NOT EXISTS idx_parcel_geom ON parcel USING gist (geom)",
-    "ix_parcel_sheet": "CREATE INDEX IF NOT EXISTS ix_parcel_sheet ON parcel (commune_code, sheet_no)",
 }
 
 

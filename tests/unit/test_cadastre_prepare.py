@@ -65,3 +65,12 @@ def test_an_invalid_polygon_is_repaired():
 def test_epsg_tm3_maps_to_the_registry_crs():
     assert srid_of(registry_crs(CRS.from_epsg(9214))) == 980700
     assert registry_crs(CRS.from_epsg(4326)) == CRS.from_epsg(4326)
+
+
+def test_missing_text_values_are_none_not_nan():
+    gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=1, cols=3)
+    gdf["owner_id"] = ["001", None, float("nan")]
+    gdf["address"] = ["  thôn A ", "", None]
+    frame = prepare_sheet("10001", SHEET.number, gdf).frame
+    assert frame["owner_id"].tolist() == ["001", None, None]
+    assert frame["address"].tolist() == ["thôn A", None, None]
