@@ -721,10 +721,10 @@ def assemble(results: Sequence[LegacyResult], *, scale: int | None = None
     parcels, joined = join_across_sheets(parcels, extents, scale=scale)
     findings += joined
     problems = parcels["label_problem"]
-    two_numbers = set(parcels.index[problems.fillna("").str.contains("parcel numbers").to_numpy()])
+    two_numbers = {i for i, v in problems.items() if isinstance(v, str) and "parcel numbers" in v}
     findings += [f for f in check_parcels(parcels, scale=scale, sheet_extent=extents)
                  if not (f.code == "unlabeled" and f.feature_ids[0] in two_numbers)]
-    for i in np.flatnonzero(problems.notna().to_numpy()):
+    for i in np.flatnonzero([isinstance(v, str) for v in problems]):
         findings.append(Finding("multiple_labels", "error", str(parcels["label_problem"].iloc[i]),
                                 parcels.geometry.iloc[i], (parcels.index[i],)))
     parcels["area_m2"] = parcels.geometry.area.round(2)

@@ -151,16 +151,12 @@ def _check_dgn(p: Path) -> list[str]:
         raise FormatError(f"{p.name} is not a DGN v7 file (no design-file header)",
                           hint="check the file; a DGN v7 file starts with its type-9 control block")
     pos = 0
-    while pos + 2 <= len(data):
-        if data[pos:pos + 2] == b"\xff\xff":
-            return []
-        if pos + 4 > len(data):
-            break
-        words = int.from_bytes(data[pos + 2:pos + 4], "little")
-        pos += 4 + 2 * words
+    while pos + 4 <= len(data) and data[pos:pos + 2] != b"\xff\xff":
+        pos += 4 + 2 * int.from_bytes(data[pos + 2:pos + 4], "little")
+    if pos <= len(data) and (pos == len(data) or data[pos:pos + 2] == b"\xff\xff"):
+        return []  # an end-of-design marker, or the last element ends with the file
     raise FormatError(
-        f"{p.name} is truncated: its elements run past the end of the file ({len(data)} bytes) "
-        "with no end-of-design marker",
+        f"{p.name} is truncated: its last element runs past the end of the file ({len(data)} bytes)",
         hint="the copy is incomplete; copy or export the drawing again",
     )
 

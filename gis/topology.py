@@ -394,9 +394,10 @@ def _attributes(gdf, geoms, area_label_col, land_use_col, scale) -> list[Finding
                                f"(difference {diff[i]:.1f} m², allowed {allowed[i]:.1f} m²)", geoms[i], (ids[i],)))
     if _has(gdf, land_use_col):
         codes = gdf[land_use_col]
-        parts = codes.reset_index(drop=True).astype(str).str.upper().str.split(r"\s*\+\s*", regex=True).explode()
-        known = parts.str.strip().isin(_known_codes()).groupby(level=0).all().to_numpy()  # "ONT+CLN" is known
-        for i in np.flatnonzero(codes.notna().to_numpy() & ~known):
+        table = _known_codes()
+        unknown = {v for v in pd.unique(codes.dropna()) if not all(  # "ONT+CLN" is known
+            p.strip().upper() in table for p in str(v).split("+"))}
+        for i in np.flatnonzero(codes.isin(unknown).to_numpy()):
             code = str(codes.iloc[i])
             out.append(Finding("unknown_land_use", "warning", f"feature {ids[i]}: land-use code {code!r} is unknown",
                                geoms[i], (ids[i],)))

@@ -7,22 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from digitize.legacy import assemble, import_elements
+from digitize.legacy import assemble, import_elements, parse_levels
 from digitize.legacy_read import read_drawing
 from gis.crs import resolve_crs
 from gis.errors import LandrecError
 
 REAL = Path("/work/shared/real-cad/gdal-autotest-dxf")
-FILES = sorted(REAL.glob("*.dxf"))
+#: GDAL's own DGN v7 seed files, as installed by gdal-bin
+SEEDS = [Path("/usr/share/gdal/seed_2d.dgn"), Path("/usr/share/gdal/seed_3d.dgn")]
+FILES = sorted(REAL.glob("*.dxf")) + SEEDS
 
 
 def test_the_real_files_are_there():
-    assert len(FILES) >= 5
+    assert len(FILES) >= 7 and all(p.exists() for p in SEEDS)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-@pytest.mark.parametrize("levels", [None])
-def test_real_dxf_imports_or_fails_clearly(path, levels):
+@pytest.mark.parametrize("levels", [None, parse_levels("annex18")], ids=["auto", "annex18"])
+def test_real_files_import_or_fail_clearly(path, levels):
     crs = resolve_crs("EPSG:3857")
     try:
         drawing = read_drawing(path)
