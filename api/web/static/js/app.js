@@ -1,7 +1,7 @@
 // The citizens' map: parcels coloured by land use, search, parcel information, VI/EN.
 import * as maplibregl from "../vendor/maplibre-gl.mjs";
 import { ApiError, loadStyle, parcelExtent } from "./data.js";
-import { formatNumber, language, LANGUAGES, setLanguage, t } from "./i18n.js";
+import { formatNumber, language, LANGUAGES, setLanguage, t, tn } from "./i18n.js";
 import { parseQuery, runQuery } from "./search.js";
 
 const FILL_LAYER = "parcels-fill";
@@ -91,7 +91,9 @@ function bounds(geometry) {
 
 function zoomTo(feature) {
   if (!feature.geometry) return;
-  map.fitBounds(bounds(feature.geometry), { padding: 80, maxZoom: 19, duration: reducedMotion ? 0 : 600 });
+  // keep the parcel clear of the results (left) and information (right) panels
+  const padding = window.innerWidth > 900 ? { top: 60, bottom: 60, left: 350, right: 370 } : 40;
+  map.fitBounds(bounds(feature.geometry), { padding, maxZoom: 19, duration: reducedMotion ? 0 : 600 });
 }
 
 function choose(feature) {
@@ -121,7 +123,7 @@ function renderResults() {
     $("results-status").textContent = t("results.empty");
     return;
   }
-  $("results-status").textContent = r.features.length ? t("results.count", { n: r.features.length }) : t("results.none");
+  $("results-status").textContent = r.features.length ? tn("results.count", r.features.length) : t("results.none");
   for (const f of r.features) {
     const p = f.properties;
     const li = document.createElement("li");
@@ -223,12 +225,15 @@ async function start() {
 
   let extent = null;
   try { extent = await parcelExtent(); } catch (err) { status(t("error.server", { msg: err.message })); }
+  // the view is kept in the address (#zoom/lat/lon): a link opens the same place
+  const linked = /^#[\d.]+\/-?[\d.]+\/-?[\d.]+/.test(location.hash);
   map = new maplibregl.Map({
     container: "map",
     style,
-    bounds: extent ? [[extent[0], extent[1]], [extent[2], extent[3]]] : undefined,
-    center: extent ? undefined : [106.2, 21.27],
-    zoom: extent ? undefined : 13,
+    hash: true,
+    bounds: !linked && extent ? [[extent[0], extent[1]], [extent[2], extent[3]]] : undefined,
+    center: !linked && !extent ? [106.2, 21.27] : undefined,
+    zoom: !linked && !extent ? 13 : undefined,
     fitBoundsOptions: { padding: 40 },
     attributionControl: false,
     maxZoom: 21,
@@ -240,6 +245,7 @@ async function start() {
   map.on("mouseleave", FILL_LAYER, () => { map.getCanvas().style.cursor = ""; });
   map.on("idle", updateVisibleCodes);
   map.once("load", () => status(t("map.ready")));
+  map.on("error", (e) => console.error("map error:", e.error?.status ?? "", e.error?.message ?? e.error, e.error?.url ?? ""));
   // for tests and debugging in the console: the map, and a promise of its next idle moment
   window.landrec = {
     map,

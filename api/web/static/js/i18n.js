@@ -13,7 +13,7 @@ export const STRINGS = {
     "results.title": "Kết quả tìm kiếm",
     "results.searching": "Đang tìm…",
     "results.none": "Không tìm thấy thửa đất nào.",
-    "results.count": "Tìm thấy {n} thửa đất.",
+    "results.count.other": "Tìm thấy {n} thửa đất.",
     "results.empty": "Hãy nhập số tờ, số thửa hoặc địa chỉ.",
     "results.item": "Tờ {sheet}, thửa {parcel}",
     "error.server": "Không kết nối được máy chủ dữ liệu: {msg}",
@@ -43,7 +43,8 @@ export const STRINGS = {
     "results.title": "Search results",
     "results.searching": "Searching…",
     "results.none": "No parcel found.",
-    "results.count": "{n} parcels found.",
+    "results.count.one": "{n} parcel found.",
+    "results.count.other": "{n} parcels found.",
     "results.empty": "Type a sheet and parcel number or an address.",
     "results.item": "Sheet {sheet}, parcel {parcel}",
     "error.server": "The data server could not be reached: {msg}",
@@ -74,6 +75,13 @@ export function language() {
 export function t(key, values = {}) {
   const text = STRINGS[current][key] ?? STRINGS.vi[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+/** A string that depends on a count: `key.one`, `key.other`... by the language's plural rules. */
+export function tn(key, n, values = {}) {
+  const form = new Intl.PluralRules(current).select(n);
+  const chosen = STRINGS[current][`${key}.${form}`] !== undefined ? `${key}.${form}` : `${key}.other`;
+  return t(chosen, { n: formatNumber(n, 0), ...values });
 }
 
 /** Switch the language and translate every element marked with data-i18n*. */
