@@ -335,7 +335,13 @@ def polygonize_linework(lines: gpd.GeoSeries, *, scale: int) -> tuple[np.ndarray
 
 
 def _snap_endpoints(geoms: np.ndarray, tol: float) -> np.ndarray:
-    """Move line ends onto a vertex of another line within ``tol``; interior vertices stay put."""
+    """Move loose line ends onto the line-work within ``tol``.
+
+    An end that already meets another vertex exactly is connected and never moves
+    (real fabrics have genuine vertices closer than any tolerance).  A loose end goes
+    to the nearest vertex of another line within ``tol``; loose ends that only meet
+    each other go to the corner their lines make (else to their mean).
+    """
     coords, idx = shapely.get_coordinates(geoms, return_index=True)
     n = len(coords)
     if n == 0:
@@ -343,56 +349,50 @@ def _snap_endpoints(geoms: np.ndarray, tol: float) -> np.ndarray:
     first = np.r_[True, idx[1:] != idx[:-1]]
     last = np.r_[idx[1:] != idx[:-1], True]
     is_end = first | last
+    _, inverse, counts = np.unique(coords, axis=0, return_inverse=True, return_counts=True)
+    loose = is_end & (counts[inverse.ravel()] == 1)
+    if not loose.any():
+        return geoms
+    inward = coords[np.arange(n) + np.where(first, 1, -1) * is_end]
     pts = shapely.points(coords)
     tree = shapely.STRtree(pts)
-    ends = np.flatnonzero(is_end)
-    a, b = tree.query(pts[ends], predicate="dwithin", distance=tol)
-    a = ends[a]
+    a, b = tree.query(pts[loose], predicate="dwithin", distance=tol)
+    a = np.flatnonzero(loose)[a]
     keep = idx[a] != idx[b]
     a, b = a[keep], b[keep]
     moved = coords.copy()
-    if len(a):
-        graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-        ncomp, label = connected_components(graph, directed=False)
-        members = np.flatnonzero(np.bincount(label, minlength=ncomp)[label] > 1)
-        order = np.argsort(label[members], kind="stable")
-        members = members[order]
-        splits = np.flatnonzero(np.diff(label[members])) + 1
-        # for each end, the next vertex inward along its line (gives its direction)
-        inward = np.arange(n) + np.where(first, 1, np.where(last, -1, 0))
-        for group in np.split(members, splits):
-            moved[group[is_end[group]]] = _node_point(coords[group], is_end[group], coords[inward[group]], tol)
+    fixed = ~loose[b]
+    dist = np.hypot(*(coords[a] - coords[b]).T)
+    done = np.zeros(n, dtype=bool)
+    order = np.lexsort((dist, a))
+    for k in order[fixed[order]]:  # nearest fixed vertex first
+        if not done[a[k]]:
+            moved[a[k]] = coords[b[k]]
+            done[a[k]] = True
+    pa, pb = a[~fixed & ~done[a] & ~done[b]], b[~fixed & ~done[a] & ~done[b]]
+    if len(pa):
+        graph = coo_matrix((np.ones(len(pa)), (pa, pb)), shape=(n, n))
+        _, label = connected_components(graph, directed=False)
+        members = np.unique(np.concatenate([pa, pb]))
+        members = members[np.argsort(label[members], kind="stable")]
+        for group in np.split(members, np.flatnonzero(np.diff(label[members])) + 1):
+            moved[group] = _corner(coords[group], inward[group], tol)
     out = shapely.linestrings(moved, indices=idx)
     return out[shapely.length(out) > 0]
 
 
-def _node_point(pts: np.ndarray, is_end: np.ndarray, inward: np.ndarray, tol: float) -> np.ndarray:
-    """Where loose ends meet: a point where lines in different directions already meet
-    exactly, else an interior vertex of a line (nearest the ends), else the point
-    nearest to every end's line (the corner their extensions make), else the mean."""
-    d = pts - inward
+def _corner(ends: np.ndarray, inward: np.ndarray, tol: float) -> np.ndarray:
+    """Where loose ends that meet only each other belong: the point nearest to every
+    end's line (the corner their extensions make), else their mean."""
+    d = ends - inward
     d /= np.maximum(np.hypot(*d.T), 1e-12)[:, None]
-    for point, count in Counter(map(tuple, pts)).most_common():
-        if count < 2:
-            break
-        at = np.flatnonzero((pts == point).all(axis=1))
-        u = d[at]
-        cross = np.abs(u[:, None, 0] * u[None, :, 1] - u[:, None, 1] * u[None, :, 0])
-        if (cross > 0.1).any():
-            return np.array(point)
-    ends = pts[is_end]
-    mean = ends.mean(axis=0)
-    interior = pts[~is_end]
-    if len(interior):
-        return interior[np.argmin(np.hypot(*(interior - mean).T))]
-    de = d[is_end]
-    normals = np.column_stack([-de[:, 1], de[:, 0]])
+    normals = np.column_stack([-d[:, 1], d[:, 0]])
     a = normals.T @ normals
-    if len(ends) >= 2 and np.linalg.cond(a) < 1e4:
+    if np.linalg.cond(a) < 1e4:
         corner = np.linalg.solve(a, normals.T @ (normals * ends).sum(axis=1))
         if np.hypot(*(ends - corner).T).max() <= 2 * tol:
             return corner
-    return mean
+    return ends.mean(axis=0)
 
 
 def _node(geoms: np.ndarray) -> np.ndarray:
@@ -475,10 +475,15 @@ def _parse(role: str, text: str) -> list[tuple[str, object]] | None:
 
 
 def attach_labels(polygons: np.ndarray, labels: gpd.GeoDataFrame, *, scale: int) -> gpd.GeoDataFrame:
-    """Give each polygon the labels that fall inside it.
+    """Give each polygon the labels that belong to it.
 
-    A label just outside every polygon (within two snapping tolerances) goes to the
-    nearest one.  Two different values of one role in a polygon leave the value
+    A parcel number goes to the polygon that holds it (or, just outside every
+    polygon, to the nearest within two snapping tolerances).  An area or land-use
+    text belongs to the label it is part of: it follows its parcel number (a code
+    drawn beside a small parcel's number may sit
+    in the neighbour), found where the drawing's label layout puts it (the median
+    offset of such texts from their nearest number), else the polygon that holds it.  Two different values of one
+    role in a polygon leave the value
     empty and put the message in the column ``label_problem`` (kept through repairs
     and edge matching; :func:`assemble` turns it into ``multiple_labels`` findings).
     """
@@ -499,6 +504,23 @@ def attach_labels(polygons: np.ndarray, labels: gpd.GeoDataFrame, *, scale: int)
     if len(lost):
         near_l, near_p = tree.query_nearest(pts[lost], max_distance=2 * tol.snap_m, all_matches=False)
         owner[lost[near_l]] = near_p
+    role = labels["role"].to_numpy()
+    numbers = np.flatnonzero((role == "number") & (owner >= 0))
+    if len(numbers):
+        number_tree = shapely.STRtree(pts[numbers])
+        xy = shapely.get_coordinates(pts)
+        for kind in ("area", "land_use"):
+            mine = np.flatnonzero(role == kind)
+            if len(mine) == 0:
+                continue
+            # the drawing's label layout: where this text sits relative to its number
+            near_o, near_n = number_tree.query_nearest(pts[mine], max_distance=0.01 * scale, all_matches=False)
+            if len(near_o) == 0:
+                continue
+            offset = np.median(xy[mine[near_o]] - xy[numbers[near_n]], axis=0)
+            expected = shapely.points(xy[mine] - offset)
+            near_o, near_n = number_tree.query_nearest(expected, max_distance=0.005 * scale, all_matches=False)
+            owner[mine[near_o]] = owner[numbers[near_n]]
     col = {"number": "parcel_no", "area": "area_label_m2", "land_use": "land_use"}
     what = {"number": "parcel numbers", "area": "areas", "land_use": "land-use codes"}
     frame = pd.DataFrame({"owner": owner, "role": labels["role"].to_numpy(), "value": labels["value"].to_numpy()})

@@ -9,8 +9,11 @@ says, DGN v8) raises :class:`~gis.errors.FormatError` with a hint, never a crash
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
+import re
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,8 +84,11 @@ def read_drawing(path: str | os.PathLike, *, arc_tolerance_m: float = 0.0002) ->
     except (DataSourceError, DataLayerError, OSError) as exc:
         raise FormatError(f"{p} cannot be read as {fmt}: {_short(exc)}",
                           hint=f"check that the file is a complete {fmt} file; export it again") from None
-    old = pyogrio.get_gdal_config_option("OGR_ARC_STEPSIZE")
-    pyogrio.set_gdal_config_options({"OGR_ARC_STEPSIZE": f"{step:.4f}"})
+    # GDAL's own recoding of DXF text loses the last letter of cp1258 strings; take the raw
+    # bytes (as Latin-1) and decode them here with the code page the file declares
+    options = {"OGR_ARC_STEPSIZE": f"{step:.4f}", "DXF_ENCODING": "ISO-8859-1"}
+    old = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
     try:
         for layer in layers:
             with warnings.catch_warnings():
@@ -95,7 +101,12 @@ def read_drawing(path: str | os.PathLike, *, arc_tolerance_m: float = 0.0002) ->
         raise FormatError(f"{p} cannot be read as {fmt}: {_short(exc)}",
                           hint=f"check that the file is a complete {fmt} file; export it again") from None
     finally:
-        pyogrio.set_gdal_config_options({"OGR_ARC_STEPSIZE": old})
+        pyogrio.set_gdal_config_options(old)
+    if fmt == "DXF":
+        codec = _dxf_codec(p)
+        for df in frames:
+            df["level"] = df["level"].map(lambda t: _dxf_text(t, codec))
+            df["text"] = df["text"].map(lambda t: _dxf_text(t, codec))
     elements = pd.concat(frames, ignore_index=True) if frames else _empty()
     elements = gpd.GeoDataFrame(elements, geometry="geometry")
     if len(elements) == 0:
@@ -159,6 +170,42 @@ def _check_dgn(p: Path) -> list[str]:
         f"{p.name} is truncated: its last element runs past the end of the file ({len(data)} bytes)",
         hint="the copy is incomplete; copy or export the drawing again",
     )
+
+
+def _dxf_codec(p: Path) -> str | None:
+    """The Python codec of a DXF's text: UTF-8 from AutoCAD 2007 (AC1021) on, else its
+    ``$DWGCODEPAGE`` (``ANSI_1258`` -> cp1258); None for Western code pages, whose bytes
+    legacy Vietnamese fonts (TCVN3, VNI) reuse and :mod:`gis.textenc` decodes."""
+    with open(p, "rb") as fh:
+        head = fh.read(65536).decode("latin-1")
+    ver = re.search(r"\$ACADVER\s*\r?\n\s*1\s*\r?\n\s*AC(\d{4})", head)
+    if ver and int(ver.group(1)) >= 1021:
+        return "utf-8"
+    page = re.search(r"\$DWGCODEPAGE\s*\r?\n\s*3\s*\r?\n\s*ANSI_(\d+)", head)
+    if page is None or page.group(1) in ("1252", "28591"):
+        return None
+    codec = f"cp{page.group(1)}"
+    try:
+        codecs.lookup(codec)
+    except LookupError:
+        return None
+    return codec
+
+
+_DXF_UNICODE = re.compile(r"\\U\+([0-9A-Fa-f]{4})")
+
+
+def _dxf_text(text, codec: str | None):
+    """Raw DXF text (bytes as Latin-1 characters) to a string: code page, then ``\\U+XXXX``."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    text = str(text)
+    if codec is not None:
+        try:
+            text = unicodedata.normalize("NFC", text.encode("latin-1").decode(codec))
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return _DXF_UNICODE.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 def _check_dxf(p: Path) -> None:
