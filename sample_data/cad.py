@@ -39,7 +39,7 @@ from gis.sheets import Sheet
 from sample_data import plan
 from sample_data.fabric import label_points
 
-__all__ = ["linework", "texts", "buildings", "write_dgn", "write_dxf", "DGN_OPTIONS", "LEVELS"]
+__all__ = ["DGN_OPTIONS", "LEVELS", "buildings", "linework", "texts", "write_dgn", "write_dxf"]
 
 LEVELS = {"boundary": 10, "number": 11, "land_use": 2, "area": 4, "building": 14}
 DGN_OPTIONS = {"MASTER_UNIT_NAME": "m", "SUB_UNIT_NAME": "mm", "SUB_UNITS_PER_MASTER_UNIT": "1000",
@@ -56,7 +56,7 @@ def _edges(parcels: gpd.GeoDataFrame, sheet: Sheet) -> list[LineString]:
 
 
 def _key(xy) -> tuple[int, int]:
-    return int(round(xy[0] * 1000)), int(round(xy[1] * 1000))
+    return round(xy[0] * 1000), round(xy[1] * 1000)
 
 
 def _chain(edges: list[LineString], max_turn_deg: float = 8.0) -> list[np.ndarray]:
@@ -135,7 +135,7 @@ def linework(parcels: gpd.GeoDataFrame, sheet: Sheet, rng: np.random.Generator) 
 def texts(parcels: gpd.GeoDataFrame, sheet: Sheet) -> list[dict]:
     """Label texts of the sheet's own parcels: number (level 11), area (4), code (2)."""
     mine = parcels[parcels["sheet_no"] == sheet.number]
-    points = label_points(mine.geometry.values, sheet.extent)
+    points, _ = label_points(mine.geometry.values, sheet.extent)
     h = 1.8 * sheet.scale / 1000.0  # 1.8 mm on paper, in metres
     out = []
     for pt, no, area, code in zip(points, mine["parcel_no"], mine["area_m2"], mine["land_use"]):

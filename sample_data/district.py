@@ -5,6 +5,7 @@ Everything is a pure function of a seed: same seed, same objects.
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -18,8 +19,17 @@ from gis.crs import resolve_crs
 from gis.sheets import Sheet, parse_sheet
 from sample_data import fabric, people, plan
 
-__all__ = ["sheets", "admin", "parcels", "roads", "waterways", "stations", "readings", "planning_zones",
-           "PARCEL_COLUMNS"]
+__all__ = [
+    "PARCEL_COLUMNS",
+    "admin",
+    "parcels",
+    "planning_zones",
+    "readings",
+    "roads",
+    "sheets",
+    "stations",
+    "waterways",
+]
 
 PARCEL_COLUMNS = ["commune_code", "sheet_no", "sheet_local_no", "parcel_no", "area_m2", "land_use",
                   "owner_name", "owner_id", "address"]
@@ -42,7 +52,7 @@ def sheets() -> list[tuple[plan.SheetPlan, Sheet]]:
 def _wobbly(points: list[tuple[float, float]], amp: float, wave: float) -> list[tuple[float, float]]:
     """Densify a polyline and push it sideways by a smooth wave: a natural-looking boundary."""
     out = []
-    for (x0, y0), (x1, y1) in zip(points[:-1], points[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         n = max(2, int(math.hypot(x1 - x0, y1 - y0) / 20))
         nx, ny = (y0 - y1), (x1 - x0)
         norm = math.hypot(nx, ny)
@@ -91,7 +101,7 @@ def parcels(seed: int) -> gpd.GeoDataFrame:
     points = np.empty(len(lots), dtype=object)
     for k, (_, s) in enumerate(sheet_list):
         mine = owner_idx == k
-        points[mine] = fabric.label_points(geoms[mine], s.extent)
+        points[mine] = fabric.label_points(geoms[mine], s.extent)[0]
     rows = []
     for (geom, code, _scale), k, lp in zip(lots, owner_idx, points):
         sp, sh = sheet_list[k]

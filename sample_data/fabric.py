@@ -18,7 +18,7 @@ from shapely.ops import split
 
 from sample_data import plan
 
-__all__ = ["way_lines", "stream_line", "gap_polygon", "make_lots", "label_points"]
+__all__ = ["gap_polygon", "label_points", "make_lots", "stream_line", "way_lines"]
 
 
 def _arc_points(cx: float, cy: float, r: float, a0: float, a1: float, step_m: float = 2.0) -> list[tuple[float, float]]:
@@ -172,9 +172,10 @@ def _exact_coverage(polys: list[Polygon]) -> list[Polygon]:
     return out
 
 
-def label_points(geoms, extent: tuple[float, float, float, float]) -> np.ndarray:
-    """Where the labels of parcels go on a sheet: the centre of the largest circle inside
-    each parcel's largest part within the sheet's frame."""
+def label_points(geoms, extent: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Where the labels of parcels go on a sheet, and how much room they have: the centre
+    and radius (m) of the largest circle inside each parcel's largest part within the frame."""
     parts = shapely.intersection(np.asarray(geoms, dtype=object), box(*extent))
     parts = np.array([max(_polygons(g) or [Point(g.centroid)], key=lambda q: q.area) for g in parts], dtype=object)
-    return shapely.get_point(shapely.maximum_inscribed_circle(parts, tolerance=0.1), 0)
+    circles = shapely.maximum_inscribed_circle(parts, tolerance=0.1)
+    return shapely.get_point(circles, 0), shapely.length(circles)

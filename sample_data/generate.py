@@ -11,21 +11,29 @@ import json
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pyogrio
 from PIL import Image
 
+from gis.errors import OutputExistsError
 from gis.io import Outputs, to_vector
 from sample_data import cad, district, plan
-from sample_data.render import GRID_MM, MARGINS_MM, Damage, Style, page_layout, render_sheet
+from sample_data.render import (
+    GRID_MM,
+    MARGINS_MM,
+    Damage,
+    Style,
+    page_layout,
+    render_sheet,
+)
 
-__all__ = ["generate", "DEFAULT_SEED", "FIXED_EPOCH", "main"]
+__all__ = ["DEFAULT_SEED", "FIXED_EPOCH", "generate", "main"]
 
 DEFAULT_SEED = 20241121
 #: 2024-11-21T00:00:00Z: the date stamped in generated files unless SOURCE_DATE_EPOCH says otherwise
@@ -36,7 +44,7 @@ _EXT = {"jpeg": "scan.jpg", "png": "scan.png", "tiff": "scan.tif"}
 @contextmanager
 def _gdal_date() -> Iterator[None]:
     """Pin OGR_CURRENT_DATE for writes that do not go through gis.io.to_vector."""
-    stamp = datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), tz=timezone.utc)
+    stamp = datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), tz=UTC)
     old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp.strftime("%Y-%m-%dT%H:%M:%SZ")})
     try:
@@ -87,7 +95,7 @@ def _sheet(job: tuple) -> str:
         "crs": plan.CRS_KEY, "dpi": sp.dpi, "image": image_name, "image_format": sp.image_format,
         "colour": sp.colour, "image_size": [int(image.shape[1]), int(image.shape[0])],
         "page_size": list(model.page_size), "margins_mm": list(MARGINS_MM), "grid_mm": GRID_MM,
-        "font": sp.font, "label_layout": sp.label_layout, "parcel_count": int(len(mine)),
+        "font": sp.font, "label_layout": sp.label_layout, "parcel_count": len(mine),
         "damage": damage.to_dict(),
         "files": {"gcps": "gcps.csv", "truth_warp": "truth_warp.csv", "truth": "truth.gpkg",
                   "dgn": "sheet.dgn", "dxf": "sheet.dxf"},
@@ -113,6 +121,8 @@ def generate(out_dir: str | os.PathLike, *, seed: int = DEFAULT_SEED, overwrite:
         os.environ["SOURCE_DATE_EPOCH"] = str(FIXED_EPOCH)
     say = progress or (lambda _msg: None)
     root = Path(out_dir)
+    if (root / "district.json").exists() and not overwrite:
+        raise OutputExistsError(f"a sample district is already in {root}", hint="pass --overwrite to replace it")
     say("parcel fabric")
     parcels = district.parcels(seed)
     houses = cad.buildings(parcels, seed)
@@ -122,7 +132,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int = DEFAULT_SEED, overwrite:
         "name": "sample district (synthetic)", "province": plan.PROVINCE, "district": plan.DISTRICT,
         "crs": plan.CRS_KEY, "seed": seed,
         "communes": [{"code": c.code, "name": c.name, "hamlets": list(c.hamlets)} for c in plan.COMMUNES],
-        "sheets": [], "parcel_count": int(len(parcels)),
+        "sheets": [], "parcel_count": len(parcels),
     }
     with Outputs(overwrite=overwrite) as out:
         truth = root / "truth"

@@ -19,6 +19,7 @@ so georeferencing can be scored against it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -36,7 +37,7 @@ from gis.errors import InputError
 from gis.sheets import Sheet
 from sample_data.fabric import label_points
 
-__all__ = ["Style", "Damage", "TrueModel", "render_sheet", "LABEL_LAYOUTS", "FONT_DIR", "page_layout"]
+__all__ = ["FONT_DIR", "LABEL_LAYOUTS", "Damage", "Style", "TrueModel", "page_layout", "render_sheet"]
 
 FONT_DIR = Path("/usr/share/fonts/truetype")
 LABEL_LAYOUTS = ("code_right", "code_below", "code_left")
@@ -116,7 +117,7 @@ def page_layout(sheet: Sheet, dpi: int) -> tuple[float, int, int]:
     ppmm = dpi / 25.4
     frame_mm = sheet.size_m / sheet.scale * 1000.0
     ml, mt, mr, mb = MARGINS_MM
-    return ppmm, int(round((ml + frame_mm + mr) * ppmm)), int(round((mt + frame_mm + mb) * ppmm))
+    return ppmm, round((ml + frame_mm + mr) * ppmm), round((mt + frame_mm + mb) * ppmm)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ class TrueModel:
     def grid(self, step_mm: float = 10.0) -> pd.DataFrame:
         """True correspondences on a grid every ``step_mm`` of paper over the frame."""
         size = self.sheet.size_m
-        k = int(round(size / (step_mm * self.sheet.scale / 1000.0)))
+        k = round(size / (step_mm * self.sheet.scale / 1000.0))
         ee, nn = np.meshgrid(np.linspace(self.sheet.extent[0], self.sheet.extent[2], k + 1),
                              np.linspace(self.sheet.extent[3], self.sheet.extent[1], k + 1))
         u, v = self.map_to_pixel(ee.ravel(), nn.ravel())
@@ -226,11 +227,12 @@ class _Canvas:
         self.blue = Image.new("L", (self.w, self.h), 0) if style.colour else self.ink
         self.d_ink = ImageDraw.Draw(self.ink)
         self.d_blue = ImageDraw.Draw(self.blue)
-        self.line_px = max(1, int(round(style.line_mm * self.ppmm)))
+        self.line_px = max(1, round(style.line_mm * self.ppmm))
         self.model = TrueModel(sheet, dpi, damage, (self.w, self.h), (0, 0))
+        self.placed: list[tuple[float, ...]] = []
 
     def mm(self, v: float) -> int:
-        return max(1, int(round(v * self.ppmm)))
+        return max(1, round(v * self.ppmm))
 
     def xy(self, coords) -> list[tuple[float, float]]:
         c = np.asarray(coords, float)
@@ -238,7 +240,7 @@ class _Canvas:
         return list(zip(x.tolist(), y.tolist()))
 
     def font(self, text_mm: float, name: str | None = None) -> ImageFont.FreeTypeFont:
-        return _font(name or self.style.font, max(6, int(round(text_mm * 1.45 * self.ppmm))))
+        return _font(name or self.style.font, max(6, round(text_mm * 1.45 * self.ppmm)))
 
     def text(self, xy, s: str, size_mm: float, anchor: str = "mm", draw=None, name: str | None = None,
              fill: int = 255) -> None:
@@ -263,7 +265,7 @@ class _Canvas:
         g = self.mm(12)
         self.d_ink.rectangle([x0 - g, y0 - g, x1 + g, y1 + g], outline=255, width=self.mm(0.9))
         step = GRID_MM * s.scale / 1000.0
-        k = int(round(s.size_m / step))
+        k = round(s.size_m / step)
         small = 2.2
         for i in range(k + 1):
             e = s.extent[0] + i * step
@@ -300,7 +302,7 @@ class _Canvas:
     def grid_crosses(self) -> None:
         s = self.sheet
         step = GRID_MM * s.scale / 1000.0
-        k = int(round(s.size_m / step))
+        k = round(s.size_m / step)
         arm = self.mm(5)
         for i in range(1, k):
             for j in range(1, k):
@@ -314,7 +316,7 @@ class _Canvas:
         gap = self.mm(1.2)
         for line in parts:
             pts = self.xy(line.coords)
-            for a, b in zip(pts[:-1], pts[1:]):
+            for a, b in itertools.pairwise(pts):
                 r = self.rng.random()
                 fill = int(self.rng.uniform(70, 140)) if r < self.damage.faded else 255
                 seg_len = math.dist(a, b)
@@ -350,23 +352,46 @@ class _Canvas:
                     (x, y), = self.xy([(mid.x, mid.y)])
                     self.rotated_text((x, y), str(w["name"]), 2.3, ang, layer)
 
-    def label(self, xy, number: str, area: str, code: str) -> None:
-        st = self.style
-        f = self.font(st.text_mm)
-        wn = f.getlength(number)
-        wa = f.getlength(area)
-        bar = max(wn, wa) + self.mm(0.6)
-        hgt = self.mm(st.text_mm * 1.05)
+    def label(self, xy, number: str, area: str, code: str, size_mm: float) -> None:
+        """Parcel number over area as a fraction, land-use code beside or below; a label that
+        would cover an earlier one is tried a little smaller, then left as drawn."""
+        for size in (size_mm, size_mm * 0.85, size_mm * 0.72):
+            boxes = self._label_boxes(xy, number, area, code, size)
+            if not any(_overlap(b, o) for b in boxes for o in self.placed):
+                break
+        self.placed.extend(boxes)
+        f = self.font(size)
         x, y = xy
-        self.d_ink.text((x, y - self.mm(0.35)), number, font=f, anchor="ms", fill=255)
+        bar = boxes[0][2] - boxes[0][0]
+        self.d_ink.text((x, y - self.mm(0.35 * size / 2)), number, font=f, anchor="ms", fill=255)
         self.d_ink.line([(x - bar / 2, y), (x + bar / 2, y)], fill=255, width=max(1, self.line_px - 1))
-        self.d_ink.text((x, y + self.mm(0.45)), area, font=f, anchor="mt", fill=255)
-        if st.label_layout == "code_right":
-            self.d_ink.text((x + bar / 2 + self.mm(0.8), y), code, font=f, anchor="lm", fill=255)
-        elif st.label_layout == "code_left":
-            self.d_ink.text((x - bar / 2 - self.mm(0.8), y), code, font=f, anchor="rm", fill=255)
-        else:
-            self.d_ink.text((x, y + self.mm(0.45) + hgt + self.mm(0.3)), code, font=f, anchor="mt", fill=255)
+        self.d_ink.text((x, y + self.mm(0.45 * size / 2)), area, font=f, anchor="mt", fill=255)
+        cx, cy, anchor = self._code_at(xy, bar, size)
+        self.d_ink.text((cx, cy), code, font=f, anchor=anchor, fill=255)
+
+    def _code_at(self, xy, bar: float, size: float) -> tuple[float, float, str]:
+        x, y = xy
+        layout = self.style.label_layout
+        if layout == "code_right":
+            return x + bar / 2 + self.mm(0.4 * size), y, "lm"
+        if layout == "code_left":
+            return x - bar / 2 - self.mm(0.4 * size), y, "rm"
+        return x, y + self.mm(0.45 * size / 2) + self.mm(size * 1.35), "mt"
+
+    def _label_boxes(self, xy, number: str, area: str, code: str, size: float) -> list[tuple[float, ...]]:
+        f = self.font(size)
+        x, y = xy
+        h = self.mm(size * 1.2)
+        bar = max(f.getlength(number), f.getlength(area)) + self.mm(0.3 * size)
+        cx, cy, anchor = self._code_at(xy, bar, size)
+        wc = f.getlength(code)
+        code_box = {"lm": (cx, cy - h / 2, cx + wc, cy + h / 2), "rm": (cx - wc, cy - h / 2, cx, cy + h / 2),
+                    "mt": (cx - wc / 2, cy, cx + wc / 2, cy + h)}[anchor]
+        return [(x - bar / 2, y - h, x + bar / 2, y + h), code_box]
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _vi(font: str) -> str:
@@ -445,19 +470,21 @@ def render_sheet(parcels: gpd.GeoDataFrame, sheet: Sheet, *, dpi: int = 200, sty
     if roads is not None and len(roads):
         cv.way_names(roads[roads.intersects(frame_box)], cv.ink)
     own = _owned(near, sheet)
-    points = label_points(own.geometry.values, sheet.extent)
-    for pt, no, area, code in zip(points, own["parcel_no"], own["area_m2"], own["land_use"]):
+    points, radii = label_points(own.geometry.values, sheet.extent)
+    for pt, radius, no, area, code in zip(points, radii, own["parcel_no"], own["area_m2"], own["land_use"]):
         (x, y), = cv.xy([(pt.x, pt.y)])
         jitter = rng.normal(0, 0.4, 2) * cv.ppmm
-        cv.label((x + jitter[0], y + jitter[1]), str(int(no)), f"{float(area):.1f}", str(code))
+        room_mm = radius * 1000.0 / sheet.scale  # the drafter writes smaller in small parcels
+        size = float(np.clip(room_mm / 2.2, 1.3, style.text_mm))
+        cv.label((x + jitter[0], y + jitter[1]), str(int(no)), f"{float(area):.1f}", str(code), size)
     return _scan(cv, damage, rng)
 
 
 def _scan(cv: _Canvas, damage: Damage, rng: np.random.Generator) -> tuple[np.ndarray, pd.DataFrame, TrueModel]:
     w, h = cv.w, cv.h
-    pad = int(math.ceil(abs(math.sin(math.radians(damage.rotation_deg))) * max(w, h) / 2 + 40))
+    pad = math.ceil(abs(math.sin(math.radians(damage.rotation_deg))) * max(w, h) / 2 + 40)
     out_w, out_h = w + 2 * pad, h + 2 * pad
-    model = TrueModel(cv.sheet, int(round(cv.ppmm * 25.4)), damage, (w, h), (out_w, out_h))
+    model = TrueModel(cv.sheet, round(cv.ppmm * 25.4), damage, (w, h), (out_w, out_h))
     # inverse map on a coarse grid, then linear up-sampling (the mapping is smooth)
     step = 16
     cols, rows = -(-out_w // step), -(-out_h // step)
@@ -511,7 +538,7 @@ def _paper_tone(out_w: int, out_h: int, damage: Damage, rng: np.random.Generator
 def _gcps(model: TrueModel, rng: np.random.Generator) -> pd.DataFrame:
     s = model.sheet
     step = GRID_MM * s.scale / 1000.0
-    k = int(round(s.size_m / step))
+    k = round(s.size_m / step)
     ee, nn = np.meshgrid(s.extent[0] + step * np.arange(k + 1), s.extent[3] - step * np.arange(k + 1))
     u, v = model.map_to_pixel(ee.ravel(), nn.ravel())
     u = u + rng.normal(0, 0.5, u.shape)

@@ -58,14 +58,14 @@ def test_ink_lands_where_the_model_says(damaged):
     grey = image.mean(axis=2)
     # a parcel corner shared by four lines, and a point in the middle of a parcel
     u, v = model.map_to_pixel(562320.0, 2359615.0)
-    r, c = int(round(float(v))), int(round(float(u)))
+    r, c = round(float(v)), round(float(u))
     assert grey[r - 1:r + 2, c - 1:c + 2].min() < 130  # within a pixel of the true position
     u, v = model.map_to_pixel(562345.0, 2359622.0)
-    assert grey[int(round(float(v))), int(round(float(u)))] > 170
+    assert grey[round(float(v)), round(float(u))] > 170
 
 
 def test_perfect_scan_is_the_plain_page():
-    image, gcps, model = render_sheet(_parcels(), SHEET, dpi=60, seed=0)
+    image, _gcps, model = render_sheet(_parcels(), SHEET, dpi=60, seed=0)
     assert image.ndim == 2
     u, v = model.map_to_pixel(SHEET.extent[0], SHEET.extent[3])
     x, y = model.map_to_paper(SHEET.extent[0], SHEET.extent[3])
