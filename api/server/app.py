@@ -38,6 +38,7 @@ from api.server import config as config_mod
 from api.server import features, tiles
 from api.server.auth import AuthMiddleware, get_auth_settings
 from api.server.layers import Layer, engine_for, is_postgis, layers_for
+from api.server.openapi import offline
 from api.server.processes import PROCESSES
 from gis.errors import InputError, StoreError
 
@@ -178,6 +179,16 @@ class Lean:
             data = await run_in_threadpool(self._gpkg_tile, layer, z, y, x)
         return Response(bytes(data or b""), media_type="application/vnd.mapbox-vector-tile")
 
+    async def execute(self, request: Request) -> Response:
+        """Check that an execute request is a JSON object before pygeoapi reads it."""
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError:
+            return ogc_error(400, "InvalidParameterValue", "the execute request is not valid JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("inputs", {}), dict):
+            return ogc_error(400, "InvalidParameterValue", 'the execute request is a JSON object {"inputs": {...}}')
+        return await self.pg.execute_process_jobs(request)
+
     def _gpkg_tile(self, layer: Layer, z: int, y: int, x: int) -> bytes:
         with engine_for(self.url).connect() as conn:
             return tiles.gpkg_tile(conn, layer, z, y, x)
@@ -206,7 +217,8 @@ def prepare_pygeoapi(url: str, *, base_url: str, workdir: Path) -> dict:
     cfg_path = workdir / "pygeoapi-config.yml"
     cfg_path.write_text(config_mod.to_yaml(cfg), encoding="utf-8")
     oas_path = workdir / "openapi.yml"
-    oas_path.write_text(yaml.safe_dump(get_oas(cfg), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    oas = offline(get_oas(cfg))
+    oas_path.write_text(yaml.safe_dump(oas, sort_keys=False, allow_unicode=True), encoding="utf-8")
     os.environ["PYGEOAPI_CONFIG"] = str(cfg_path)
     os.environ["PYGEOAPI_OPENAPI"] = str(oas_path)
     return cfg
@@ -225,6 +237,7 @@ def create_app(url: str, *, base_url: str, workdir: Path | None = None) -> Starl
         Route("/collections/{collection_id}/items", lean.items, methods=["GET", "HEAD"]),
         Route("/collections/{collection_id}/tiles/{tileMatrixSetId}/{tile_matrix}/{tileRow}/{tileCol}",
               lean.tile, methods=["GET", "HEAD"]),
+        Route("/processes/{process_id}/execution", lean.execute, methods=["POST"]),
     ]
 
     @contextlib.asynccontextmanager

@@ -122,16 +122,18 @@ class Served:
         return requests.post(self.base + path, timeout=60, **kw)
 
 
-def start_server(store: str, tokens: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_server(store: str, tokens: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """`landrec serve` in a subprocess (its output to ``log``: a full pipe would block it)."""
     port = free_port()
     env = {**os.environ, "LANDREC_API_TOKENS": json.dumps(tokens)}
-    proc = subprocess.Popen([str(LANDREC), "serve", "--db", store, "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(LANDREC), "serve", "--db", store, "--port", str(port)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"landrec serve exited: {proc.stdout.read()}")
+            pytest.fail(f"landrec serve exited: {log.read_text()[-3000:]}")
         try:
             if requests.get(base + "/conformance", timeout=5).status_code == 200:
                 return proc, base
@@ -145,15 +147,16 @@ def start_server(store: str, tokens: dict[str, str]) -> tuple[subprocess.Popen, 
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def served(request, tmp_path_factory) -> Iterator[Served]:
     """A running `landrec serve` on each store in turn."""
+    work = tmp_path_factory.mktemp("serve")
     if request.param == "gpkg":
-        store = str(tmp_path_factory.mktemp("serve") / "store.gpkg")
+        store = str(work / "store.gpkg")
         name = None
     else:
         cluster = request.getfixturevalue("pg_cluster")
         name = "serve_" + uuid.uuid4().hex[:10]
         store = cluster.create_database(name)
     build_store(store)
-    proc, base = start_server(store, {OFFICER_TOKEN: "land_officer", CITIZEN_TOKEN: "citizen"})
+    proc, base = start_server(store, {OFFICER_TOKEN: "land_officer", CITIZEN_TOKEN: "citizen"}, work / "serve.log")
     yield Served(request.param, store, base)
     proc.terminate()
     try:
@@ -433,3 +436,37 @@ def test_personal_data_never_leaves_through_a_public_endpoint(served):
         assert served.get("/collections/parcels/items", params=params).status_code == 400
     assert served.get("/collections/party").status_code == 404
     assert served.get("/collections/rrr/items").status_code == 404
+
+
+# --- clients no one here wrote ------------------------------------------------------
+
+def test_owslib_features_client_reads_every_collection(served):
+    from owslib.ogcapi.features import Features
+    api = Features(served.base, timeout=60)
+    cids = [c["id"] for c in api.collections()["collections"]]
+    assert "parcels" in cids and "conformsTo" in api.conformance()
+    for cid in cids:
+        fc = api.collection_items(cid, limit=500)
+        assert fc["type"] == "FeatureCollection" and fc["features"], cid
+    parcels = api.collection_items("parcels", limit=500, land_use="ONT")
+    assert sorted(ids(parcels)) == [k for k in range(1, 101) if land_use_of(k) == "ONT"]
+    assert api.collection_item("parcels", "7")["properties"]["parcel_no"] == 7
+    assert set(api.collection_queryables("parcels")["properties"]) >= set(PUBLIC_PARCEL_FIELDS)
+
+
+def test_gdal_oapif_driver_reads_every_collection(served):
+    import pyogrio
+    cids = [c["id"] for c in served.get("/collections").json()["collections"]]
+    for cid in cids:
+        df = pyogrio.read_dataframe(f"OAPIF:{served.base}/collections/{cid}")
+        assert len(df) > 0, cid
+    parcels = pyogrio.read_dataframe(f"OAPIF:{served.base}/collections/parcels")
+    assert len(parcels) == 100 and set(PUBLIC_PARCEL_FIELDS) <= set(parcels.columns)
+    # GDAL reads storageCrs (Features Part 2) and asks for the store's own TM-3 coordinates
+    assert parcels.crs.to_epsg() == 9214
+    centre = parcels.geometry.union_all().centroid
+    assert abs(centre.x - (X0 + 100)) < 1e-6 and abs(centre.y - (Y0 + 100)) < 1e-6
+    # GDAL's spatial filter, in the layer CRS, goes to the server as bbox + bbox-crs
+    some = pyogrio.read_dataframe(f"OAPIF:{served.base}/collections/parcels",
+                                  bbox=(X0 + 1, Y0 + 1, X0 + 39, Y0 + 39))
+    assert sorted(some["parcel_no"]) == [1, 2, 11, 12]
