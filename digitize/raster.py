@@ -78,7 +78,7 @@ def ink_channel(image: np.ndarray) -> np.ndarray:
     """
     if image.ndim == 2:
         return image
-    return image.max(axis=2)
+    return cv2.max(cv2.max(image[..., 0], image[..., 1]), image[..., 2])
 
 
 def warp_scan(image: np.ndarray, georef: Georeference, *, pixel_size: float | None = None,

@@ -1,17 +1,94 @@
-"""``landrec digitize scan`` and ``landrec digitize district`` (being written)."""
+"""``landrec digitize scan`` (one sheet) and ``landrec digitize district`` (a folder of sheets)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from api.cli.options import crs_option, emit, json_option, overwrite_option, progress_enabled
+from digitize.georef import METHODS
+
+_METHOD = click.option("--method", type=click.Choice([*METHODS, "auto"]), default="auto", show_default=True,
+                       help="Georeferencing model; auto picks the best by leave-one-out error.")
+
+
+def _steps(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", disable=not progress_enabled(), leave=False)
+
+
+def _text(d: dict) -> str:
+    g = d["georeference"]
+    lines = [f"sheet {d['sheet_no']} (1:{d['scale']}): {d['parcels']} parcels, {d['flagged']} flagged",
+             f"georeference {g['method']}: RMS {g['rms_m']:.3f} m = {g['rms_mm']:.3f} mm at scale "
+             f"(norm {g['norm_mm']} mm: {'ok' if g['within_norm'] else 'EXCEEDED'})"
+             + (f"; outliers {', '.join(g['outliers'])}" if g["outliers"] else "")]
+    lines += [f"  {k}: {v}" for k, v in d["outputs"].items()]
+    return "\n".join(lines)
+
 
 @click.command()
-def scan() -> None:
-    """Digitize one scanned sheet (being written)."""
-    raise click.UsageError("digitize scan is not available yet")
+@click.argument("image", type=click.Path(dir_okay=False))
+@click.option("--gcps", "gcps_path", type=click.Path(dir_okay=False),
+              help="Control points: CSV pixel_x,pixel_y,map_x,map_y or a QGIS .points file.")
+@click.option("--auto-gcps", is_flag=True, help="Find the grid crosses and use them as control points.")
+@crs_option
+@click.option("--scale", type=int, default=None, help="Scale denominator (default: from --sheet-no, else 1000).")
+@click.option("--sheet-no", default=None, help="Circular 25/2014 sheet number (default: the sheet under the scan).")
+@_METHOD
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output GeoPackage (.gpkg).")
+@overwrite_option
+@json_option
+def scan(image: str, gcps_path: str | None, auto_gcps: bool, crs: str, scale: int | None, sheet_no: str | None,
+         method: str, out: str, overwrite: bool, as_json: bool) -> None:
+    """Digitize one scanned cadastral sheet IMAGE into parcels.
+
+    Writes OUT (layer parcels, layer control_points), the georeferenced scan as a
+    Cloud-Optimized GeoTIFF (OUT without .gpkg + .scan.tif), the control-point
+    residuals (.residuals.csv) and the QA report (.qa.html, .qa.png).
+    """
+    from digitize.district import run_sheet
+
+    if bool(gcps_path) == bool(auto_gcps):
+        raise click.UsageError("give either --gcps FILE or --auto-gcps")
+    bar = _steps(5, "digitize")
+    try:
+        result = run_sheet(image, out, gcps=gcps_path, crs=crs, scale=scale, sheet_no=sheet_no, method=method,
+                           overwrite=overwrite, progress=lambda name: (bar.set_postfix_str(name), bar.update(1)))
+    finally:
+        bar.close()
+    emit(result, as_json, _text)
+
+
+def _district_text(d: dict) -> str:
+    rows = [f"{s['sheet']}: {s['status']}" + (f", {s['parcels']} parcels" if "parcels" in s else "")
+            + (f" ({s['error']})" if s.get("error") else "") for s in d["sheets"]]
+    return "\n".join(rows + [f"done {d['done']}, skipped {d['skipped']}, failed {d['failed']}"])
 
 
 @click.command()
-def district() -> None:
-    """Digitize every sheet of a district (being written)."""
-    raise click.UsageError("digitize district is not available yet")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: FOLDER/digitized).")
+@crs_option
+@_METHOD
+@click.option("--workers", type=int, default=2, show_default=True, help="Local worker processes.")
+@click.option("--scheduler", default=None, help="Address of a Dask distributed scheduler (tcp://host:8786).")
+@click.option("--truth", is_flag=True, help="Score each sheet against its truth.gpkg and print the scores.")
+@json_option
+def district(folder: str, out: str | None, crs: str, method: str, workers: int, scheduler: str | None,
+             truth: bool, as_json: bool) -> None:
+    """Digitize every sheet of a district FOLDER, in parallel and resumable.
+
+    FOLDER holds one sub-folder per sheet (an image and gcps.csv or .points; its
+    sheet.json, when present, names the sheet).  A re-run skips sheets already done.
+    """
+    from digitize.district import run_district
+
+    result = run_district(Path(folder), Path(out) if out else Path(folder) / "digitized", crs=crs, method=method,
+                          workers=workers, scheduler=scheduler, truth=truth, progress=progress_enabled())
+    emit(result, as_json, _district_text)
+    if result["failed"]:
+        raise SystemExit(1)

@@ -1,0 +1,104 @@
+"""Scanned sheets: landrec's scan pipeline beside the plain GIS way, on every sample sheet.
+
+The plain way is what a GIS user tries first: a first-order (affine) fit to the
+control points, one global (Otsu) threshold, and GDAL's polygonize of the paper
+between the lines (rasterio.features.shapes is GDALPolygonize); no label reading.
+Both are scored by digitize.metrics against the sheet's truth: PQ, parcel-number
+accuracy, Hausdorff median / p95, land-use and area-label accuracy; landrec's
+georeferencing error is measured against the true warp (truth_warp.csv), inside the
+sheet frame.  landrec's time is end to end (read, digitize, write all outputs).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio.features
+import shapely
+from affine import Affine
+from shapely.geometry import box
+
+from bench.common import REPO, BenchContext, table
+from digitize.district import run_sheet
+from digitize.georef import fit_georeference, read_gcps
+from digitize.metrics import georef_error, hausdorff_targets, score_parcels
+from digitize.raster import ink_channel, read_scan
+from gis.crs import resolve_crs
+from gis.io import read_vector
+
+DISTRICT = REPO / "sample_data" / "district"
+
+
+def naive(image: np.ndarray, gcps_path: Path, extent: tuple[float, float, float, float], crs) -> gpd.GeoDataFrame:
+    """Affine fit + global Otsu threshold + GDAL polygonize of the paper regions inside the frame."""
+    g = fit_georeference(read_gcps(gcps_path), method="affine", scale=1000)
+    o, ex, ey = g.to_map(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    transform = Affine(ex[0] - o[0], ey[0] - o[0], o[0], ex[1] - o[1], ey[1] - o[1], o[1])
+    grey = ink_channel(image)
+    _, paper = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    frame = box(*extent)
+    geoms = [shapely.geometry.shape(s) for s, v in rasterio.features.shapes(paper, mask=paper.astype(bool),
+                                                                           transform=transform) if v == 1]
+    geoms = [gg for gg in geoms if gg.area > 1.0 and frame.contains(gg.representative_point())]
+    return gpd.GeoDataFrame({"parcel_no": pd.array([None] * len(geoms), dtype="Int64"),
+                             "land_use": [None] * len(geoms), "area_label_m2": [np.nan] * len(geoms)},
+                            geometry=geoms, crs=crs)
+
+
+def run(ctx: BenchContext) -> dict:
+    manifest = json.loads((DISTRICT / "district.json").read_text(encoding="utf-8"))
+    crs_key = manifest["crs"]
+    crs = resolve_crs(crs_key)
+    sheets = manifest["sheets"][:2] if ctx.quick else manifest["sheets"]
+    rows, out = [], {}
+    all_met = True
+    with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
+        for s in sheets:
+            d = DISTRICT / s["dir"]
+            truth = read_vector(d / "truth.gpkg", layer="parcels")
+            t0 = time.perf_counter()
+            summary = run_sheet(DISTRICT / s["scan"], Path(tmp) / f"{Path(s['dir']).name}.gpkg",
+                                gcps=DISTRICT / s["gcps"], crs=crs_key, sheet_no=s["number"],
+                                truth=d / "truth.gpkg")
+            seconds = time.perf_counter() - t0
+            sc = summary["scores"]
+            g = fit_georeference(read_gcps(DISTRICT / s["gcps"]), scale=s["scale"])
+            warp = pd.read_csv(DISTRICT / s["truth_warp"])
+            ext = json.loads((d / "sheet.json").read_text(encoding="utf-8"))["extent"]
+            inside = warp[(warp.map_x >= ext[0]) & (warp.map_x <= ext[2]) & (warp.map_y >= ext[1]) & (warp.map_y <= ext[3])]
+            gerr = georef_error(g.to_map, lambda p, w=inside: w[["map_x", "map_y"]].to_numpy(float),
+                                inside[["pixel_x", "pixel_y"]].to_numpy(float))
+            image = read_scan(DISTRICT / s["scan"])
+            t1 = time.perf_counter()
+            base = score_parcels(naive(image, DISTRICT / s["gcps"], tuple(ext), crs), truth).to_dict()
+            base_s = time.perf_counter() - t1
+            med, p95 = hausdorff_targets(s["scale"])
+            met = sc["targets_met"]
+            all_met &= met
+            size = f"{image.shape[1]}x{image.shape[0]}"
+            rows.append({"sheet": s["number"], "tool": "landrec", "scale": s["scale"], "dpi": s["dpi"], "size": size,
+                         "PQ": sc["pq"], "numbers": sc["number_accuracy"], "land_use": sc["land_use_accuracy"],
+                         "area_lbl": sc["area_label_accuracy"], "haus_med_m": sc["hausdorff_median_m"],
+                         "haus_p95_m": sc["hausdorff_p95_m"], "georef_rms_m": gerr["rms_m"], "s": seconds,
+                         "targets": "met" if met else "MISSED"})
+            rows.append({"sheet": s["number"], "tool": "plain GIS", "scale": s["scale"], "dpi": s["dpi"], "size": size,
+                         "PQ": base["pq"], "numbers": base["number_accuracy"], "land_use": base["land_use_accuracy"],
+                         "area_lbl": base["area_label_accuracy"], "haus_med_m": base["hausdorff_median_m"],
+                         "haus_p95_m": base["hausdorff_p95_m"], "s": base_s})
+            out[s["number"]] = {"landrec": {**sc, "georef_vs_truth": gerr, "seconds": round(seconds, 2),
+                                            "timings_s": summary["timings_s"], "method": summary["georeference"],
+                                            "targets": {"pq": 0.97, "numbers": 0.97, "haus_med_m": med,
+                                                        "haus_p95_m": p95}},
+                                "plain_gis": {**base, "seconds": round(base_s, 2)}}
+            print(table(rows[-2:], list(rows[-2].keys())), flush=True)
+    print(table(rows, ["sheet", "tool", "scale", "dpi", "size", "PQ", "numbers", "land_use", "area_lbl", "haus_med_m",
+                       "haus_p95_m", "georef_rms_m", "s", "targets"]))
+    out["targets_met"] = bool(all_met)
+    return out

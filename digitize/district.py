@@ -1,0 +1,208 @@
+"""Batch layer of the scan pipeline: one sheet from files to files, and a district of them.
+
+Unlike the pure steps, this module reads and writes: :func:`run_sheet` is the whole
+job of ``landrec digitize scan`` (it is what a worker process runs), and
+:func:`run_district` farms sheets out to local processes or to a Dask distributed
+cluster, skipping sheets whose outputs already exist (a re-run resumes).
+
+Outputs of a sheet ``OUT.gpkg`` (all written together or not at all):
+``OUT.gpkg`` (layers ``parcels`` and ``control_points``), ``OUT.scan.tif`` (the
+georeferenced scan, a COG), ``OUT.residuals.csv``, ``OUT.qa.html``, ``OUT.qa.png`` and
+``OUT.json`` (the summary, written last: its presence marks the sheet done).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
+from pathlib import Path
+
+import geopandas as gpd
+
+from digitize.georef import read_gcps
+from digitize.metrics import hausdorff_targets, score_parcels
+from digitize.raster import read_scan, warp_scan, write_cog
+from digitize.report import write_qa_report
+from digitize.scan import digitize_scan
+from gis.crs import resolve_crs
+from gis.errors import InputError, LandrecError
+from gis.io import Outputs, read_vector, to_vector
+
+__all__ = ["IMAGE_SUFFIXES", "outputs_of", "find_sheets", "run_sheet", "run_district"]
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
+
+
+def outputs_of(out: str | os.PathLike) -> dict[str, Path]:
+    """The files a sheet's run writes, by kind, for the output GeoPackage ``out``."""
+    p = Path(out)
+    if p.suffix.lower() != ".gpkg":
+        raise InputError(f"output {p} must be a GeoPackage (.gpkg)", hint="e.g. --out sheet.gpkg")
+    stem = p.with_suffix("")
+    return {"parcels": p, "scan": Path(f"{stem}.scan.tif"), "residuals": Path(f"{stem}.residuals.csv"),
+            "report": Path(f"{stem}.qa.html"), "picture": Path(f"{stem}.qa.png"), "summary": Path(f"{stem}.json")}
+
+
+def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | os.PathLike | None, crs: str,
+              scale: int | None = None, sheet_no: str | None = None, method: str = "auto", overwrite: bool = False,
+              truth: str | os.PathLike | None = None, progress: Callable[[str], None] | None = None) -> dict:
+    """Digitize one scanned sheet from files to files; returns the summary (also written as JSON).
+
+    ``gcps`` is a control-point file, or ``None`` to find the grid crosses on the sheet.
+    ``truth`` is an optional GeoPackage (layer ``parcels``) to score against.
+    """
+    files = outputs_of(out)
+    dst_crs = resolve_crs(crs)
+    with Outputs(overwrite=overwrite) as o:
+        tmp = {k: o.path(v) for k, v in files.items()}
+        img = read_scan(image)
+        if gcps is not None:
+            points = read_gcps(gcps)
+            source = str(gcps)
+        else:
+            from digitize.gridcross import find_control_points
+
+            points = find_control_points(img, crs=dst_crs, scale=scale, sheet_no=sheet_no)
+            source = "auto (grid crosses)"
+        result = digitize_scan(img, points, crs=dst_crs, scale=scale, sheet_no=sheet_no, method=method,
+                               progress=progress)
+        if progress:
+            progress("write")
+        g = result.georef
+        to_vector(result.parcels, tmp["parcels"], "parcels")
+        cp = gpd.GeoDataFrame([asdict(r) for r in g.residuals], geometry=gpd.points_from_xy(
+            [r.map_x for r in g.residuals], [r.map_y for r in g.residuals]), crs=dst_crs)
+        to_vector(cp, tmp["parcels"], "control_points")
+        warped, transform = warp_scan(img, g)
+        del img
+        write_cog(tmp["scan"], warped, transform, dst_crs)
+        with open(tmp["residuals"], "w", newline="", encoding="utf-8") as f:
+            rows = [asdict(r) for r in g.residuals]
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        summary = {
+            "sheet_no": result.sheet.number, "scale": result.sheet.scale, "image": str(image), "gcps": source,
+            "parcels": len(result.parcels), "flagged": int((result.parcels["qa_flags"] != "").sum()),
+            "numbers_read": int(result.parcels["parcel_no"].notna().sum()),
+            "georeference": g.summary(), "timings_s": result.timings,
+            "findings": _count(result.findings),
+        }
+        scores = None
+        if truth is not None:
+            scores = score_parcels(result.parcels, read_vector(truth, layer="parcels")).to_dict()
+            med, p95 = hausdorff_targets(result.sheet.scale)
+            scores["targets_met"] = bool(scores["pq"] >= 0.97 and scores["number_accuracy"] >= 0.97
+                                         and scores["hausdorff_median_m"] <= med and scores["hausdorff_p95_m"] <= p95)
+            summary["scores"] = scores
+        facts = {"Tờ bản đồ / sheet": f"{result.sheet.number} (1:{result.sheet.scale})",
+                 "Nắn ảnh / georeference": f"{g.method}, RMS {g.rms_m:.3f} m = {g.rms_mm:.3f} mm "
+                 f"({'đạt' if g.within_norm else 'VƯỢT'} hạn sai {g.summary()['norm_mm']} mm)",
+                 "Điểm thô / outlier points": ", ".join(g.outliers) or "-",
+                 "Số thửa đọc được số / numbers read": f"{summary['numbers_read']} / {summary['parcels']}"}
+        write_qa_report(tmp["report"], result.parcels, result.findings,
+                        title=f"Tờ {result.sheet.number} — {Path(image).name}", background=(warped, transform),
+                        scores=scores, residuals=[_res_row(r) for r in g.residuals], summary=facts,
+                        picture_path=tmp["picture"])
+        summary["outputs"] = {k: str(v) for k, v in files.items()}
+        tmp["summary"].write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    return summary
+
+
+def _res_row(r) -> dict:
+    return {"id": r.id, "pixel_x": r.pixel_x, "pixel_y": r.pixel_y, "map_x": r.map_x, "map_y": r.map_y,
+            "residual_m": r.residual_m, "residual_mm": r.residual_mm, "loo_mm": r.loo_mm, "outlier": r.outlier}
+
+
+def _count(findings) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in findings:
+        if f.severity != "repaired":
+            out[f.code] = out.get(f.code, 0) + 1
+    return out
+
+
+def find_sheets(folder: Path) -> list[dict]:
+    """The sheets of a district folder: one per sub-folder holding a scan image.
+
+    A sub-folder's ``sheet.json`` may give ``number`` (or ``sheet_no``) and ``scale``;
+    control points are ``gcps.csv`` or a ``.points`` file; ``truth.gpkg`` is the truth.
+    """
+    roots = [folder / "sheets"] if (folder / "sheets").is_dir() else [folder]
+    out = []
+    for root in roots:
+        for d in sorted(p for p in root.iterdir() if p.is_dir()):
+            images = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                            and not p.name.endswith(".scan.tif"))
+            if not images:
+                continue
+            meta = json.loads((d / "sheet.json").read_text(encoding="utf-8")) if (d / "sheet.json").exists() else {}
+            gcps = next((p for p in [d / "gcps.csv", *sorted(d.glob("*.points"))] if p.exists()), None)
+            out.append({"slug": d.name, "image": images[0], "gcps": gcps,
+                        "sheet_no": meta.get("number") or meta.get("sheet_no"), "scale": meta.get("scale"),
+                        "truth": d / "truth.gpkg" if (d / "truth.gpkg").exists() else None})
+    return out
+
+
+def _job(sheet: dict, out_dir: str, crs: str, method: str, truth: bool) -> dict:
+    """One sheet in a worker: never raises for an expected error, reports it."""
+    out = Path(out_dir) / f"{sheet['slug']}.gpkg"
+    try:
+        s = run_sheet(sheet["image"], out, gcps=sheet["gcps"], crs=crs, scale=sheet["scale"],
+                      sheet_no=sheet["sheet_no"], method=method, overwrite=True,
+                      truth=sheet["truth"] if truth else None)
+        return {"sheet": sheet["slug"], "status": "done", "parcels": s["parcels"], "scores": s.get("scores"),
+                "timings_s": s["timings_s"]}
+    except LandrecError as exc:
+        return {"sheet": sheet["slug"], "status": "failed", "error": exc.message}
+
+
+def run_district(folder: Path, out_dir: Path, *, crs: str, method: str = "auto", workers: int = 2,
+                 scheduler: str | None = None, truth: bool = False, progress: bool = False) -> dict:
+    """Digitize every sheet of ``folder`` into ``out_dir``; sheets already done are skipped.
+
+    Sheets run in ``workers`` local processes, or on the Dask distributed cluster at
+    ``scheduler``.  Returns per-sheet statuses and counts.
+    """
+    from tqdm import tqdm
+
+    resolve_crs(crs)  # fail early on a bad CRS
+    sheets = find_sheets(folder)
+    if not sheets:
+        raise InputError(f"no sheet folders with a scan image under {folder}",
+                         hint="give a folder with one sub-folder per sheet (image + gcps.csv)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    todo, results = [], []
+    for s in sheets:
+        done = out_dir / f"{s['slug']}.json"
+        if done.exists():
+            prev = json.loads(done.read_text(encoding="utf-8"))
+            results.append({"sheet": s["slug"], "status": "skipped", "parcels": prev.get("parcels"),
+                            "scores": prev.get("scores")})
+        else:
+            todo.append(s)
+    bar = tqdm(total=len(todo), desc="sheets", unit="sheet", disable=not progress)
+    args = (str(out_dir), crs, method, truth)
+    if todo and scheduler:
+        from dask.distributed import Client, as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = [client.submit(_job, s, *args, pure=False) for s in todo]
+            for fut in dask_completed(futures):
+                results.append(fut.result())
+                bar.update(1)
+    elif todo:
+        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [pool.submit(_job, s, *args) for s in todo]
+            for fut in as_completed(futures):
+                results.append(fut.result())
+                bar.update(1)
+    bar.close()
+    results.sort(key=lambda r: r["sheet"])
+    return {"sheets": results, "done": sum(r["status"] == "done" for r in results),
+            "skipped": sum(r["status"] == "skipped" for r in results),
+            "failed": sum(r["status"] == "failed" for r in results)}

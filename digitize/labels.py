@@ -1,0 +1,328 @@
+"""Read parcel labels (nhãn thửa): parcel number, area and land-use code.
+
+A label is a small cluster of text: commonly the parcel number over the area (a
+fraction), with the land-use code beside or below.  Layouts, fonts and sizes vary, so
+nothing here assumes one: the text pieces of a region are grouped into clusters, each
+cluster is cut into rows, all rows of the sheet are read by tesseract in a few batched
+calls, and the tokens are then sorted out by what they look like (a three-letter code
+from the land-use table, a decimal area, an integer) and where they are (the number
+on top, the area under it).
+
+The checks of what was read (area label against computed area, code in the land-use
+table, number unique on the sheet) are :func:`gis.topology.check_parcels`'s.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from gis.errors import DigitizeError
+from gis.landuse import is_land_use_code, land_uses
+
+__all__ = ["Label", "Token", "find_label_clusters", "read_labels", "parse_label"]
+
+_ROW_HEIGHT = 32  # pixels of a text row handed to tesseract
+_WHITELIST = "0123456789.,ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_TO_DIGIT = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "T": "7", "Z": "2", "S": "5",
+                           "B": "8", "G": "6", "A": "4"})
+_TO_LETTER = str.maketrans({"0": "O", "1": "L", "2": "Z", "5": "S", "8": "B", "6": "G", "4": "A", "7": "T"})
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word read by tesseract, with its row in the label and its confidence (0..1)."""
+
+    text: str
+    row: int
+    x: float
+    conf: float
+
+
+@dataclass
+class Label:
+    """What was read for one region."""
+
+    region: int
+    parcel_no: int | None = None
+    area_label_m2: float | None = None
+    land_use: str | None = None
+    confidence: float = 0.0
+    text: str = ""
+    bbox: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 in scan pixels
+    tokens: list[Token] = field(default_factory=list)
+
+
+def find_label_clusters(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines: np.ndarray | None = None,
+                        min_height_mm: float = 1.0) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """Group text ink into label clusters and give each its region.
+
+    Characters closer than about a character height join one cluster, but never
+    across the line-work (``lines``), so the labels of small neighbouring parcels stay
+    apart.  Returns (region id, bbox x0, y0, x1, y1) for each cluster tall enough to
+    be text, largest first within a region.
+    """
+    kx = max(3, int(round(1.6 * px_per_mm))) | 1
+    ky = max(3, int(round(1.2 * px_per_mm))) | 1
+    grown = cv2.dilate(text.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (kx, ky)))
+    if lines is not None:
+        grown &= ~cv2.dilate(lines.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        grown |= text.astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    out = []
+    min_h = min_height_mm * px_per_mm
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        inner = text[y:y + h, x:x + w] & (lab[y:y + h, x:x + w] == i)
+        if not inner.any():
+            continue
+        ys, xs = np.nonzero(inner)
+        x0, x1, y0, y1 = x + xs.min(), x + xs.max() + 1, y + ys.min(), y + ys.max() + 1
+        if y1 - y0 < min_h:
+            continue
+        regs = labels[y + ys, x + xs]
+        regs = regs[regs > 0]
+        if len(regs) == 0:
+            continue
+        out.append((int(np.bincount(regs).argmax()), (int(x0), int(y0), int(x1), int(y1)), len(ys)))
+    return _merge_near(out, 3.0 * px_per_mm)
+
+
+def _merge_near(clusters: list[tuple[int, tuple[int, int, int, int], int]],
+                reach: float) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """Merge clusters of one region lying within ``reach`` pixels of each other; largest first."""
+    by_region: dict[int, list[list]] = {}
+    for region, box, size in clusters:
+        by_region.setdefault(region, []).append([*box, size])
+    out = []
+    for region, boxes in by_region.items():
+        merged = True
+        while merged:
+            merged = False
+            for i in range(len(boxes)):
+                for j in range(i + 1, len(boxes)):
+                    a, b = boxes[i], boxes[j]
+                    dx = max(a[0], b[0]) - min(a[2], b[2])
+                    dy = max(a[1], b[1]) - min(a[3], b[3])
+                    if max(dx, dy) <= reach:
+                        boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), a[4] + b[4]]
+                        del boxes[j]
+                        merged = True
+                        break
+                if merged:
+                    break
+        boxes.sort(key=lambda b: -b[4])
+        out.extend((region, (b[0], b[1], b[2], b[3])) for b in boxes)
+    return out
+
+
+def _rows(crop: np.ndarray, px_per_mm: float) -> list[np.ndarray]:
+    """Cut a binary label crop into text lines, top to bottom.
+
+    Characters (connected pieces, without fraction bars and specks) are chained into
+    a line when they overlap vertically by half the smaller height and are less than
+    two character heights apart; each line comes back as its own mask.
+    """
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
+    chars = []
+    for i in range(1, n):
+        x, y, w, h, a = stats[i]
+        if (h < 0.6 * px_per_mm and w > 3 * h) or a < 0.05 * px_per_mm**2:
+            continue  # a fraction bar, an underline or a speck
+        chars.append((i, x, y, w, h))
+    if not chars:
+        return []
+    tall = float(np.median([c[4] for c in chars]))
+    marks = [c for c in chars if c[4] < 0.45 * tall]  # decimal points, commas
+    chars = [c for c in chars if c[4] >= 0.45 * tall]
+    parent = list(range(len(chars)))
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for a_, (_, xa, ya, wa, ha) in enumerate(chars):
+        for b_, (_, xb, yb, wb, hb) in enumerate(chars[a_ + 1:], start=a_ + 1):
+            overlap = min(ya + ha, yb + hb) - max(ya, yb)
+            gap = max(xa, xb) - min(xa + wa, xb + wb)
+            small = min(ha, hb)
+            if overlap >= 0.7 * small and gap <= 2.0 * max(ha, hb) and max(ha, hb) <= 2.2 * small:
+                parent[find(a_)] = find(b_)
+    groups: dict[int, list[int]] = {}
+    for k in range(len(chars)):
+        groups.setdefault(find(k), []).append(k)
+    for m, (_, xm, ym, wm, hm) in enumerate(marks):  # a mark joins the line it sits in
+        near = [k for k, (_, x, y, w, h) in enumerate(chars)
+                if y - 0.2 * h <= ym and ym + hm <= y + 1.2 * h and max(x, xm) - min(x + w, xm + wm) <= 0.6 * h]
+        if near:
+            groups[find(near[0])].append(-1 - m)
+    lines = []
+    for members in groups.values():
+        items = [chars[k] if k >= 0 else marks[-1 - k] for k in members]
+        ids = [c[0] for c in items]
+        members = [k for k in members if k >= 0]
+        y0 = min(chars[k][2] for k in members)
+        y1 = max(chars[k][2] + chars[k][4] for k in members)
+        if y1 - y0 < 0.8 * px_per_mm:
+            continue
+        mask = np.isin(lab[y0:y1], ids)
+        lines.append(((y0 + y1) / 2, mask))
+    lines.sort(key=lambda t: t[0])
+    return [m for _, m in lines]
+
+
+def _row_image(row: np.ndarray) -> np.ndarray:
+    """A text row scaled to :data:`_ROW_HEIGHT`, black on white, trimmed."""
+    xs = np.nonzero(row.any(axis=0))[0]
+    row = row[:, xs.min():xs.max() + 1]
+    f = _ROW_HEIGHT / row.shape[0]
+    img = cv2.resize((~row).astype(np.uint8) * 255, (max(1, int(round(row.shape[1] * f))), _ROW_HEIGHT),
+                     interpolation=cv2.INTER_AREA)
+    return img
+
+
+def _tesseract_tsv(image: np.ndarray) -> list[dict[str, str]]:
+    """Run Debian's tesseract on a grey image; the word rows of its TSV output.
+
+    One thread per run (``OMP_THREAD_LIMIT=1``): the batches already run side by side,
+    and OpenMP threads fighting over two cores make tesseract several times slower.
+    """
+    ok, png = cv2.imencode(".png", image)
+    cmd = ["tesseract", "stdin", "stdout", "--psm", "6", "-c", f"tessedit_char_whitelist={_WHITELIST}",
+           "-c", "load_system_dawg=0", "-c", "load_freq_dawg=0", "tsv"]
+    try:
+        run = subprocess.run(cmd, input=png.tobytes(), capture_output=True, check=True,
+                             env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    except FileNotFoundError:
+        raise DigitizeError("tesseract is not installed", hint="apt-get install tesseract-ocr") from None
+    except subprocess.CalledProcessError as exc:
+        raise DigitizeError(f"tesseract failed: {exc.stderr.decode(errors='replace').strip()[:200]}") from None
+    lines = run.stdout.decode("utf-8", errors="replace").splitlines()
+    head = lines[0].split("\t") if lines else []
+    rows = [dict(zip(head, ln.split("\t"))) for ln in lines[1:]]
+    return [r for r in rows if r.get("level") == "5" and r.get("text", "").strip()]
+
+
+def _ocr_batch(rows: list[np.ndarray]) -> list[list[tuple[str, float, float]]]:
+    """Read many rows with one tesseract call: (word, x, confidence) per row."""
+    gap = _ROW_HEIGHT * 3 // 4
+    width = max(r.shape[1] for r in rows) + 2 * gap
+    sheet = np.full((len(rows) * (_ROW_HEIGHT + gap) + gap, width), 255, np.uint8)
+    for i, r in enumerate(rows):
+        top = gap + i * (_ROW_HEIGHT + gap)
+        sheet[top:top + _ROW_HEIGHT, gap:gap + r.shape[1]] = r
+    out: list[list[tuple[str, float, float]]] = [[] for _ in rows]
+    for w in _tesseract_tsv(sheet):
+        left, top, wd, ht = (int(w[k]) for k in ("left", "top", "width", "height"))
+        i = int((top + ht / 2 - gap / 2) // (_ROW_HEIGHT + gap))
+        if 0 <= i < len(rows):
+            out[i].append((w["text"].strip(), (left + wd / 2 - gap) / _ROW_HEIGHT, max(float(w["conf"]), 0.0) / 100.0))
+    return out
+
+
+def _as_int(t: str) -> int | None:
+    s = t.translate(_TO_DIGIT)
+    return int(s) if s.isdigit() and len(s) <= 6 else None
+
+
+def _as_area(t: str) -> float | None:
+    s = t.translate(_TO_DIGIT).replace(",", ".")
+    if re.fullmatch(r"\d{1,7}(\.\d{1,2})?", s):
+        return float(s)
+    return None
+
+
+def _as_code(t: str) -> str | None:
+    s = t.upper().translate(_TO_LETTER)
+    if len(s) == 3 and s.isalpha():
+        if is_land_use_code(s):
+            return s
+        close = [u.code for u in land_uses() if sum(a != b for a, b in zip(u.code, s)) == 1]
+        return close[0] if len(close) == 1 else None
+    return None
+
+
+def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | None, float]:
+    """Sort a label's tokens into (parcel number, area, code, confidence).
+
+    The code is the three-letter token; the parcel number is the first integer of the
+    top row holding a number; the area is the first number of a lower row (or the
+    number after a ``/`` or a second number on the top row when there is one row).
+    """
+    code, conf = None, []
+    numbers: list[Token] = []
+    for t in tokens:
+        parts = [p for p in re.split(r"[/]", t.text) if p]
+        for p in parts:
+            letters = sum(c.isalpha() for c in p)
+            c = _as_code(p) if letters >= 2 and len(p) == 3 else None
+            if c and code is None:
+                code = c
+                conf.append(t.conf)
+            elif letters < 2:
+                numbers.append(Token(p, t.row, t.x, t.conf))
+    number = area = None
+    numbers.sort(key=lambda t: (t.row, t.x))
+    top_row = numbers[0].row if numbers else 0
+    if numbers and not any(ch in numbers[0].text for ch in ".,"):
+        number = _as_int(numbers[0].text)
+        if number is not None:
+            conf.append(numbers[0].conf)
+            numbers = numbers[1:]
+    lower = [t for t in numbers if number is None or t.row > top_row]
+    same = [t for t in numbers if number is not None and t.row == top_row]
+    for t in lower + same:
+        area = _as_area(t.text)
+        if area is not None:
+            conf.append(t.conf)
+            break
+    c = float(np.mean(conf)) if conf else 0.0
+    found = sum(v is not None for v in (number, area, code))
+    return number, area, code, c * found / 3
+
+
+def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines: np.ndarray | None = None,
+                workers: int = 2, batch_rows: int = 150) -> dict[int, Label]:
+    """Read the label of every region that has text; returns {region id: Label}.
+
+    ``text`` is the non-line ink (see :func:`digitize.vectorize.split_linework`),
+    ``labels`` the region partition and ``lines`` the line-work, all in scan pixels.
+    """
+    clusters = find_label_clusters(text, labels, px_per_mm=px_per_mm, lines=lines)
+    entries: list[tuple[int, tuple[int, int, int, int], int]] = []  # region, bbox, row count
+    rows: list[np.ndarray] = []
+    for region, (x0, y0, x1, y1) in clusters:
+        rr = _rows(text[y0:y1, x0:x1], px_per_mm)
+        if not rr:
+            continue
+        entries.append((region, (x0, y0, x1, y1), len(rr)))
+        rows.extend(_row_image(r) for r in rr)
+    if not rows:
+        return {}
+    batches = [rows[i:i + batch_rows] for i in range(0, len(rows), batch_rows)]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        read = [w for batch in pool.map(_ocr_batch, batches) for w in batch]
+    out: dict[int, Label] = {}
+    k = 0
+    for region, bbox, n in entries:
+        tokens = [Token(word, r, x, c) for r in range(n) for word, x, c in read[k + r]]
+        k += n
+        number, area, code, conf = parse_label(tokens)
+        lab = Label(region, number, area, code, conf, " | ".join(" ".join(w for w, _, _ in read[k - n + r])
+                                                              for r in range(n)), bbox, tokens)
+        old = out.get(region)
+        if old is None or _score(lab) > _score(old):
+            out[region] = lab
+    return out
+
+
+def _score(lab: Label) -> float:
+    return sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use)) + lab.confidence

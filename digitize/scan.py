@@ -1,0 +1,192 @@
+"""The scan pipeline: a scanned sheet and its control points -> the parcel layer.
+
+:func:`digitize_scan` runs the steps in order (georeference, vectorize, read labels,
+move to the map, sort parcels from roads and what lies outside the sheet, check) and
+returns everything a caller writes out: the parcels (the parcel-layer contract), the
+findings, the georeference with its residuals, the sheet, and the step timings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from shapely.geometry import box
+
+from digitize.georef import ControlPoints, Georeference, fit_georeference
+from digitize.labels import Label, read_labels
+from digitize.raster import ink_channel
+from digitize.vectorize import Vectorized, vectorize
+from gis.errors import DigitizeError, InputError
+from gis.sheets import SCALES, Sheet, parse_sheet, sheet_at
+from gis.topology import Finding, check_parcels, qa_flags
+
+__all__ = ["ScanResult", "PARCEL_COLUMNS", "digitize_scan", "resolve_sheet", "regions_to_map"]
+
+PARCEL_COLUMNS = ["parcel_no", "area_label_m2", "land_use", "area_m2", "sheet_no", "confidence", "qa_flags"]
+#: a region thinner than this on paper (mean width 2A/P, mm) and without a number is a road or water
+ROAD_WIDTH_MM = 9.0
+
+
+@dataclass
+class ScanResult:
+    """What one scanned sheet gave."""
+
+    parcels: gpd.GeoDataFrame
+    findings: list[Finding]
+    georef: Georeference
+    sheet: Sheet
+    dropped: gpd.GeoDataFrame  # regions that are not parcels, with a ``reason``
+    labels: dict[int, Label] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    vectorized: Vectorized | None = None
+
+
+def resolve_sheet(georef: Georeference, image_size: tuple[int, int], *, scale: int | None,
+                  sheet_no: str | None) -> Sheet:
+    """The sheet: from its number (placed near the scan) or the one under the scan's centre."""
+    w, h = image_size
+    ce, cn = georef.to_map(np.array([[w / 2, h / 2]]))[0]
+    if sheet_no:
+        sheet = parse_sheet(sheet_no, northing_hint=cn)
+        if scale is not None and sheet.scale != scale:
+            raise InputError(f"sheet {sheet_no} is a 1:{sheet.scale} sheet, but the scale given is 1:{scale}",
+                             hint="leave out --scale, or give the sheet's own scale")
+        return sheet
+    scale = scale or 1000
+    if scale not in SCALES:
+        raise InputError(f"no sheet series at 1:{scale}", hint=f"scales are {sorted(SCALES)}")
+    return sheet_at(ce, cn, scale)
+
+
+def regions_to_map(regions: gpd.GeoDataFrame, georef: Georeference, *, crs: CRS, densify_px: float = 8.0,
+                   simplify_m: float | None = None) -> gpd.GeoDataFrame:
+    """Move pixel polygons to the map; shared boundaries stay shared.
+
+    Every vertex goes through the same pixel -> map function (densified first so a
+    curved model bends long edges too); then the coverage is simplified as one (the
+    pixel staircase straightened to within ``simplify_m``) so neighbours keep one
+    common boundary.
+    """
+    geoms = shapely.segmentize(np.asarray(regions.geometry.values, dtype=object), densify_px)
+    geoms = shapely.transform(geoms, lambda xy: georef.to_map(xy + 0.0))
+    if simplify_m:
+        geoms = shapely.coverage_simplify(geoms, simplify_m, simplify_boundary=True)
+    geoms = shapely.make_valid(geoms)
+    out = regions.drop(columns="geometry").copy()
+    return gpd.GeoDataFrame(out, geometry=list(geoms), crs=crs)
+
+
+def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: int | None = None,
+                  sheet_no: str | None = None, method: str = "auto",
+                  progress: Callable[[str], None] | None = None) -> ScanResult:
+    """Digitize one scanned sheet: see the module docstring.
+
+    ``image`` is the scan (uint8 grey or RGB), ``gcps`` its control points in ``crs``;
+    ``scale`` comes from the sheet number when not given.  ``progress`` is called with
+    the name of each step as it starts.
+    """
+    step = progress or (lambda name: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    h, w = image.shape[:2]
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        now = time.perf_counter()
+        timings[name] = round(now - t0, 3)
+        t0 = now
+
+    step("georeference")
+    first = fit_georeference(gcps, method="affine", scale=scale or 1000, image_size=(w, h),
+                             projected=crs.is_projected)
+    sheet = resolve_sheet(first, (w, h), scale=scale, sheet_no=sheet_no)
+    georef = fit_georeference(gcps, method=method, scale=sheet.scale, image_size=(w, h), projected=crs.is_projected)
+    _check_on_sheet(georef, sheet, (w, h))
+    px_m = georef.pixel_size_m()
+    px_per_mm = sheet.scale / (1000.0 * px_m)
+    lap("georeference")
+
+    step("vectorize")
+    vec = vectorize(ink_channel(image), px_per_mm=px_per_mm)
+    lap("vectorize")
+
+    step("labels")
+    labels = read_labels(vec.text, vec.labels, px_per_mm=px_per_mm, lines=vec.lines)
+    lap("labels")
+
+    step("parcels")
+    regions = regions_to_map(vec.regions, georef, crs=crs, simplify_m=px_m)
+    parcels, dropped = _sort_regions(regions, labels, sheet, px_m)
+    if len(parcels) == 0:
+        raise DigitizeError("no parcels were found on the sheet",
+                            hint="check that the image is a cadastral sheet and the control points fit it")
+    findings = check_parcels(parcels, scale=sheet.scale, sheet_extent=sheet.extent,
+                             allowed_gaps=gpd.GeoSeries(dropped.geometry.values, crs=crs) if len(dropped) else None)
+    parcels["qa_flags"] = qa_flags(findings, parcels.index)
+    penalty = parcels["qa_flags"].str.count(",") + (parcels["qa_flags"] != "").astype(int)
+    parcels["confidence"] = (parcels["confidence"] * (0.8 ** penalty)).round(3)
+    lap("parcels")
+    return ScanResult(parcels, findings, georef, sheet, dropped, labels, timings, vec)
+
+
+def _check_on_sheet(georef: Georeference, sheet: Sheet, size: tuple[int, int]) -> None:
+    w, h = size
+    footprint = shapely.Polygon(georef.to_map(np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float)))
+    frame = box(*sheet.extent)
+    if footprint.intersection(frame).area < 0.5 * frame.area:
+        raise InputError(f"the scan, placed by its control points, does not cover sheet {sheet.number}",
+                         hint="check --sheet-no and the control points' map coordinates")
+
+
+def _sort_regions(regions: gpd.GeoDataFrame, labels: dict[int, Label], sheet: Sheet,
+                  px_m: float) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Parcels, and the regions that are not (outside the frame, roads, pieces of other sheets)."""
+    frame = box(*sheet.extent)
+    inner = frame.buffer(-2 * px_m)
+    geoms = np.asarray(regions.geometry.values, dtype=object)
+    rep = shapely.point_on_surface(geoms)
+    area = shapely.area(geoms)
+    width_mm = 2 * area / np.maximum(shapely.length(geoms), 1e-9) / sheet.scale * 1000.0
+    touches_edge = ~shapely.within(geoms, inner)
+    reasons = []
+    for i, region in enumerate(regions["region"]):
+        lab = labels.get(int(region))
+        if not frame.contains(rep[i]):
+            reasons.append("outside the sheet frame")
+        elif lab is not None and lab.parcel_no is not None:
+            reasons.append("")
+        elif width_mm[i] < ROAD_WIDTH_MM:
+            reasons.append("road or water (long, narrow, no parcel number)")
+        elif lab is None and touches_edge[i]:
+            reasons.append("piece of a parcel of a neighbouring sheet (at the frame, no label)")
+        elif lab is None:
+            reasons.append("no label")
+        else:
+            reasons.append("")
+    reasons = np.array(reasons, dtype=object)
+    keep = reasons == ""
+    rows = []
+    for i in np.flatnonzero(keep):
+        lab = labels.get(int(regions["region"].iloc[i]))
+        rows.append({
+            "parcel_no": lab.parcel_no if lab else None,
+            "area_label_m2": lab.area_label_m2 if lab else None,
+            "land_use": lab.land_use if lab else None,
+            "area_m2": round(float(area[i]), 1),
+            "sheet_no": sheet.number,
+            "confidence": round(lab.confidence, 3) if lab else 0.0,
+            "qa_flags": "",
+        })
+    parcels = gpd.GeoDataFrame(pd.DataFrame(rows, columns=PARCEL_COLUMNS), geometry=list(geoms[keep]),
+                               crs=regions.crs)
+    parcels["parcel_no"] = parcels["parcel_no"].astype("Int64")
+    parcels["area_label_m2"] = parcels["area_label_m2"].astype("Float64").astype(float)
+    dropped = gpd.GeoDataFrame({"reason": reasons[~keep]}, geometry=list(geoms[~keep]), crs=regions.crs)
+    return parcels, dropped
