@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -600,10 +599,14 @@ def adjust_coordinates(elements: gpd.GeoDataFrame, *, offset: tuple[float, float
 _SHEET_TEXT = re.compile(r"(?:^|\s)((?:10-)?\d{6}(?:-[1-9](?:-[a-d]|-\(\d{1,2}\)|-\d{1,3})?)?)(?:\s|$)")
 
 
-def guess_sheet(bounds: tuple[float, float, float, float], texts: Sequence[str], *, scale: int | None = None
-                ) -> Sheet:
-    """The map sheet of a drawing: a sheet number written in it that fits the data,
-    else the sheet (of ``scale``, or the smallest scale that holds the data) at its centre.
+def guess_sheet(bounds: tuple[float, float, float, float], texts: Sequence[str], *, scale: int | None = None,
+                ends: np.ndarray | None = None) -> Sheet:
+    """The map sheet of a drawing.
+
+    In order: a sheet number written in the drawing that fits the data; the sheet
+    (of ``scale`` if given) at the data's centre whose frame the most boundary line
+    ``ends`` lie on (line-work cut at the sheet edge); the sheet of ``scale`` at the
+    centre; the smallest sheet that holds the data.
     """
     min_e, min_n, max_e, max_n = bounds
     cx, cy = (min_e + max_e) / 2, (min_n + max_n) / 2
@@ -616,6 +619,13 @@ def guess_sheet(bounds: tuple[float, float, float, float], texts: Sequence[str],
             e = sheet.extent
             if (scale is None or sheet.scale == scale) and e[0] <= cx <= e[2] and e[1] <= cy <= e[3]:
                 return sheet
+    scales = [scale] if scale is not None else sorted(SCALES)
+    if ends is not None and len(ends):
+        on_frame = {s: int((shapely.distance(ends, shapely.box(*sheet_at(cx, cy, s).extent).exterior) < 0.01).sum())
+                    for s in scales}
+        best = max(on_frame, key=lambda s: (on_frame[s], -s))
+        if on_frame[best] >= 4:
+            return sheet_at(cx, cy, best)
     if scale is not None:
         return sheet_at(cx, cy, scale)
     slack = 0.02
@@ -699,8 +709,13 @@ def import_elements(
     bounds = tuple(elements.total_bounds)
     if not all(map(math.isfinite, bounds)):
         raise DigitizeError("the drawing has no coordinates", hint="check that this is the right file")
+    line_ends = None
+    if not polygon_source:
+        parts = shapely.get_parts(shapely.boundary(np.asarray(elements.geometry.values[_is_line(elements)])))
+        line_ends = parts[shapely.get_type_id(parts) == 0]
     try:
-        sheet = parse_sheet(sheet_no, northing_hint=bounds[1]) if sheet_no else guess_sheet(bounds, texts, scale=scale)
+        sheet = parse_sheet(sheet_no, northing_hint=bounds[1]) if sheet_no else \
+            guess_sheet(bounds, texts, scale=scale, ends=line_ends)
     except InputError as exc:
         raise DigitizeError(f"the drawing cannot be placed on a map sheet: {exc.message}",
                             hint="check --crs (is the drawing in a VN-2000 TM-3 zone?) or give --sheet") from None
@@ -712,19 +727,33 @@ def import_elements(
             raise DigitizeError("the file has neither boundary lines nor polygons",
                                 hint="check the file, or --levels for the boundary level")
         parcels["label_problem"] = None
+        parcels["edge_piece"] = False
         used = levels or LevelMap()
     else:
         used = resolve_levels(elements, levels)
         notes.append(f"levels: {used.describe()}")
         lines = boundary_lines(elements, used, scale=scale)
+        frame = shapely.box(*sheet.extent).exterior
+        tol = tolerances(scale)
+        ends = np.concatenate([shapely.get_point(lines.values, 0), shapely.get_point(lines.values, -1)])
+        if (shapely.distance(ends, frame) <= tol.snap_m).sum() >= 2:
+            # boundaries cut at the sheet edge: the frame closes the cut parcels
+            lines = gpd.GeoSeries(np.append(lines.values, frame))
+            notes.append(f"boundaries end on the frame of sheet {sheet.number}: the frame closes them")
         polys, line_findings = polygonize_linework(lines, scale=scale)
         findings += line_findings
         labels, unread = read_labels(elements, used, text_encoding=text_encoding)
         notes += unread
         parcels = attach_labels(polys, labels, scale=scale)
+        unlabelled = (parcels["parcel_no"].isna() & parcels["area_label_m2"].isna()
+                      & parcels["land_use"].isna()).to_numpy()
+        parcels["edge_piece"] = unlabelled & (shapely.distance(polys, frame) <= tol.snap_m)
     parcels = parcels.set_crs(crs, allow_override=True)
     parcels["sheet_no"] = sheet.number
-    parcels, repaired = repair_parcels(parcels, scale=scale)
+    # pieces at the sheet edge wait for edge matching: a thin one is not a sliver to merge here
+    pieces = parcels[parcels["edge_piece"].to_numpy(dtype=bool)]
+    parcels, repaired = repair_parcels(parcels[~parcels["edge_piece"].to_numpy(dtype=bool)], scale=scale)
+    parcels = gpd.GeoDataFrame(pd.concat([parcels, pieces]), geometry="geometry", crs=crs)
     findings += [Finding(f.code, f.severity, f.message, f.geometry, ()) for f in repaired]
     return LegacyResult(parcels.reset_index(drop=True), findings, sheet, used, notes)
 
@@ -741,11 +770,22 @@ def assemble(results: Sequence[LegacyResult], *, scale: int | None = None
     findings = [f for r in results for f in r.findings]
     extents = {r.sheet.number: r.sheet.extent for r in results}
     parcels, joined = join_across_sheets(parcels, extents, scale=scale)
+    pieces = (parcels["edge_piece"].astype(bool) & parcels["parcel_no"].isna()).to_numpy()
+    for g, sheet in zip(parcels.geometry.values[pieces], parcels["sheet_no"].to_numpy()[pieces]):
+        findings.append(Finding("cut_by_sheet_edge", "warning",
+                                f"an unlabelled piece ({g.area:.1f} m²) at the edge of sheet {sheet} is left out: "
+                                "a road or water, or a parcel of a sheet that was not imported", g, ()))
+    new_id = pd.Series(np.cumsum(~pieces) - 1, index=parcels.index)
+    joined = [Finding(f.code, f.severity, f.message, f.geometry, tuple(int(new_id[i]) for i in f.feature_ids))
+              for f in joined if not pieces[f.feature_ids[0]]]
     findings += joined
+    parcels = parcels[~pieces].reset_index(drop=True)
     problems = parcels["label_problem"]
     two_numbers = {i for i, v in problems.items() if isinstance(v, str) and "parcel numbers" in v}
+    whole = {i for f in joined for i in f.feature_ids}  # joined across an edge: complete again
     findings += [f for f in check_parcels(parcels, scale=scale, sheet_extent=extents)
-                 if not (f.code == "unlabeled" and f.feature_ids[0] in two_numbers)]
+                 if not (f.code == "unlabeled" and f.feature_ids[0] in two_numbers)
+                 and not (f.code == "cut_by_sheet_edge" and f.feature_ids[0] in whole)]
     for i in np.flatnonzero([isinstance(v, str) for v in problems]):
         findings.append(Finding("multiple_labels", "error", str(parcels["label_problem"].iloc[i]),
                                 parcels.geometry.iloc[i], (parcels.index[i],)))

@@ -6,10 +6,10 @@ of parcels beyond those columns.
 
 Tolerances (all in one place, :func:`tolerances`)
 --------------------------------------------------
-* snapping: 0.1 mm at map scale, at least 5 cm (1:500 -> 0.05 m, 1:1000 -> 0.10 m,
-  1:2000 -> 0.20 m).  That is half or less of the boundary-point error that
-  Circular 25/2014 Art. 7 allows (1:1000 -> 15 cm), so snapping never moves a point
-  further than the survey itself may be wrong.
+* snapping: 0.1 mm at map scale, at least 10 cm (1:500 -> 0.10 m, 1:1000 -> 0.10 m,
+  1:2000 -> 0.20 m): drafting misses and overshoots of a few centimetres are closed at
+  every scale.  Only loose ends move (ends that already meet a vertex exactly stay),
+  so genuine vertices closer than the tolerance survive.
 * label area against computed area: the Circular's permitted area error
   ``dP = 0.0004 * M * sqrt(P)`` m² (M the scale denominator, P the area in m²;
   *unverified*, change :func:`area_tolerance` only).
@@ -124,13 +124,13 @@ class Tolerances:
 
 
 def snap_tolerance(scale: int) -> float:
-    """Snapping tolerance in metres: 0.1 mm at map scale, at least 5 cm.
+    """Snapping tolerance in metres: 0.1 mm at map scale, at least 10 cm.
 
     >>> snap_tolerance(1000), snap_tolerance(500), snap_tolerance(2000)
-    (0.1, 0.05, 0.2)
+    (0.1, 0.1, 0.2)
     """
     _check_scale(scale)
-    return max(0.05, round(0.0001 * scale, 6))
+    return max(0.1, round(0.0001 * scale, 6))
 
 
 def area_tolerance(area_m2, scale: int):

@@ -41,7 +41,7 @@ def test_clean_coverage_has_no_findings():
 
 
 def test_tolerances_follow_the_scale():
-    assert snap_tolerance(1000) == 0.1 and snap_tolerance(500) == 0.05 and snap_tolerance(2000) == 0.2
+    assert snap_tolerance(1000) == 0.1 and snap_tolerance(500) == 0.1 and snap_tolerance(2000) == 0.2
     assert tolerances(2000).sliver_width_m == 0.4
     assert float(area_tolerance(400.0, 1000)) == pytest.approx(8.0)
     with pytest.raises(InputError):
