@@ -219,11 +219,13 @@ def test_language_switch_translates_the_page_and_is_remembered(browser, site, ta
     assert legend.startswith("Legend") and land_use(target.land_use).name_en in legend
     assert browser.find_element(By.CSS_SELECTOR, '[data-lang="en"]').get_attribute("aria-pressed") == "true"
     assert browser.find_element(By.CSS_SELECTOR, '[data-lang="vi"]').get_attribute("aria-pressed") == "false"
+    assert browser.find_element(By.CSS_SELECTOR, ".maplibregl-ctrl-zoom-in").get_attribute("aria-label") == "Zoom in"
     open_map(browser, site, at=targets["found_feature"])  # reload: the choice is remembered
     assert text(browser, "h1") == "Cadastral map"
     browser.find_element(By.CSS_SELECTOR, '[data-lang="vi"]').click()
     assert text(browser, "h1") == "Bản đồ địa chính"
     assert text(browser, "#legend-title") == "Chú giải"
+    assert browser.find_element(By.CSS_SELECTOR, ".maplibregl-ctrl-zoom-in").get_attribute("aria-label") == "Phóng to"
     open_map(browser, site, "?lang=en", at=targets["found_feature"])
     assert text(browser, "#legend-title") == "Legend"
     browser.find_element(By.CSS_SELECTOR, '[data-lang="vi"]').click()
@@ -262,3 +264,31 @@ def test_search_box_reads_the_ways_people_write_a_parcel(browser, site, targets)
     assert got[6] == {"kind": "parcel", "sheet": "10-629-582", "parcel": 3, "local": False}
     assert got[7] == {"kind": "address", "text": "thôn Đông, xã Tân Mỹ"}
     assert got[8] == {"kind": "empty"}
+
+
+def test_every_control_has_an_accessible_name_and_works_from_the_keyboard(browser, site, targets):
+    open_map(browser, site, at=targets["found_feature"])
+    unnamed = browser.execute_script("""
+        return [...document.querySelectorAll('button, input, [role=group], #map canvas')]
+          .filter(el => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+                          || el.textContent.trim() || (el.id && document.querySelector(`label[for="${el.id}"]`))))
+          .map(el => el.outerHTML.slice(0, 80));""")
+    assert unnamed == []
+    assert browser.find_element(By.CSS_SELECTOR, "label[for=q]").text == "Tìm thửa đất"
+    # keyboard only: type, Enter, Tab to the first result, Enter on it
+    target = targets["found"]
+    box = browser.find_element(By.ID, "q")
+    box.send_keys(f"tờ {targets['local']} thửa {target.parcel_no}")
+    box.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "info").is_displayed())
+    browser.find_element(By.ID, "info-close").send_keys(Keys.ENTER)
+    assert not browser.find_element(By.ID, "info").is_displayed()
+    assert browser.switch_to.active_element.get_attribute("id") == "q"
+    for _ in range(5):  # search button, language buttons, then the results
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element.get_attribute("class") == "result":
+            break
+    assert browser.switch_to.active_element.get_attribute("class") == "result"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "info").is_displayed())
+    assert field(browser, "parcel_no") == str(target.parcel_no)

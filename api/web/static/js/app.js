@@ -197,8 +197,22 @@ function updateVisibleCodes() {
 
 // --- language -----------------------------------------------------------------------
 
+/** MapLibre's own controls carry English strings: give them ours. */
+function translateControls() {
+  const label = (selector, key) => {
+    for (const el of document.querySelectorAll(selector)) {
+      el.title = t(key);
+      el.setAttribute("aria-label", t(key));
+    }
+  };
+  label(".maplibregl-ctrl-zoom-in", "map.zoomIn");
+  label(".maplibregl-ctrl-zoom-out", "map.zoomOut");
+  label(".maplibregl-canvas", "map.canvas");
+}
+
 function applyLanguage(lang) {
   setLanguage(lang);
+  translateControls();
   try { localStorage.setItem("landrec.lang", language()); } catch { /* storage may be off */ }
   renderLegend();
   renderResults();
@@ -240,6 +254,7 @@ async function start() {
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "bottom-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+  translateControls();
   map.on("click", FILL_LAYER, (e) => select(e.features[0].properties));
   map.on("mouseenter", FILL_LAYER, () => { map.getCanvas().style.cursor = "pointer"; });
   map.on("mouseleave", FILL_LAYER, () => { map.getCanvas().style.cursor = ""; });

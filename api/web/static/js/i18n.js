@@ -30,6 +30,9 @@ export const STRINGS = {
     "map.loading": "Đang tải bản đồ…",
     "map.ready": "Bản đồ đã sẵn sàng.",
     "map.selected": "Đã chọn thửa {parcel}, tờ {sheet}.",
+    "map.canvas": "Bản đồ",
+    "map.zoomIn": "Phóng to",
+    "map.zoomOut": "Thu nhỏ",
     "unknown": "—",
   },
   en: {
@@ -61,6 +64,9 @@ export const STRINGS = {
     "map.loading": "Loading the map…",
     "map.ready": "The map is ready.",
     "map.selected": "Selected parcel {parcel}, sheet {sheet}.",
+    "map.canvas": "Map",
+    "map.zoomIn": "Zoom in",
+    "map.zoomOut": "Zoom out",
     "unknown": "—",
   },
 };
