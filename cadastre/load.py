@@ -10,9 +10,10 @@ input twice changes nothing.  Owners (``owner_name``, ``owner_id`` columns) go t
 
 On PostGIS the new rows travel by ``COPY``; a sheet is written in one transaction
 under an advisory lock, so a load killed half-way leaves each sheet entirely old or
-entirely new.  When the parcel table is empty the load is a bulk load: its spatial
-index is dropped and built again once at the end, as ``pg_restore`` does; every
-load first rebuilds it if a bulk load was killed before the end.
+entirely new.  When the parcel table is empty the load is a bulk load: its b-tree
+indexes and foreign keys are dropped and built again once at the end, as
+``pg_restore`` does, under a lock that makes other loads wait; every load first
+rebuilds them if a bulk load was killed before the end.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -150,10 +151,15 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(polys) if polys else shapely.MultiPolygon()
 
 
-def content_hash(parcel_no: int, land_use: str | None, address: str | None, wkb: bytes) -> str:
-    """The hash that tells whether a parcel changed between two loads or edits."""
-    head = f"{parcel_no}|{land_use or ''}|{address or ''}|".encode()
-    return hashlib.md5(head + wkb).hexdigest()
+def content_hash(parcel_no: int, land_use: str | None, address: str | None, wkb_hex: str) -> str:
+    """The hash that tells whether a parcel changed between two loads or edits
+    (``wkb_hex``: the MultiPolygon as little-endian ISO WKB in hex, see :func:`wkb_hex`)."""
+    return hashlib.md5(f"{parcel_no}|{land_use or ''}|{address or ''}|{wkb_hex}".encode()).hexdigest()
+
+
+def wkb_hex(geoms):
+    """Geometries as little-endian ISO WKB in hex (what the hash and COPY use)."""
+    return shapely.to_wkb(geoms, hex=True, byte_order=1)
 
 
 @dataclass
@@ -201,7 +207,7 @@ def prepare_sheet(commune_code: str, sheet_no: str, part: gpd.GeoDataFrame, *,
         geoms = transform(geoms)
         extent = transform(np.array([extent]))[0]
     geoms = _multi(geoms)
-    wkb = shapely.to_wkb(geoms, byte_order=1)
+    wkb = wkb_hex(geoms)
     land_use = _text_column(part, "land_use")
     address = _text_column(part, "address")
     hashes = [content_hash(int(n), lu, ad, w) for n, lu, ad, w in zip(numbers, land_use, address, wkb)]
@@ -212,6 +218,7 @@ def prepare_sheet(commune_code: str, sheet_no: str, part: gpd.GeoDataFrame, *,
         "area_m2": shapely.area(geoms),
         "geom": geoms,
         "content_hash": hashes,
+        "wkb_hex": wkb,
         "owner_name": _text_column(part, "owner_name"),
         "owner_id": _text_column(part, "owner_id"),
     })
@@ -224,8 +231,13 @@ def _text_column(part: pd.DataFrame, name: str) -> pd.Series:
     """A text column with None (never NaN) where the value is missing or blank."""
     if name not in part.columns:
         return pd.Series([None] * len(part), dtype=object)
-    values = [None if pd.isna(v) or str(v).strip() == "" else str(v).strip() for v in part[name].tolist()]
-    return pd.Series(values, dtype=object)
+    values = part[name].astype(object).to_numpy()
+    missing = pd.isna(values)
+    out = np.full(len(values), None, dtype=object)
+    text_values = np.char.strip(values[~missing].astype(str)).astype(object)
+    text_values[text_values == ""] = None
+    out[~missing] = text_values
+    return pd.Series(out, dtype=object)
 
 
 def _sheets(gdf: gpd.GeoDataFrame, commune: str | None) -> Iterator[tuple[str, str, gpd.GeoDataFrame]]:
@@ -254,6 +266,8 @@ class _Writer:
         self.officer = officer
         self.source_id: int | None = None
         self.t = reg.metadata.tables
+        #: a bulk load into a table that was empty: no sheet has current parcels yet
+        self.bulk = False
 
     def _source(self, now: datetime) -> int:
         if self.source_id is None:
@@ -272,9 +286,10 @@ class _Writer:
         result = SheetResult(sheet.commune_code, sheet.sheet_no, "unchanged")
         with conn.begin() as trans:
             if self.reg.kind == "postgis":
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                             {"k": f"sheet:{sheet.commune_code}:{sheet.sheet_no}"})
-            current = conn.execute(
+                conn.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext(:b)),"
+                                  " pg_advisory_xact_lock(hashtext(:k))"),
+                             {"b": _BULK_LOCK, "k": f"sheet:{sheet.commune_code}:{sheet.sheet_no}"})
+            current = [] if self.bulk else conn.execute(
                 select(parcel.c.id, parcel.c.parcel_uid, parcel.c.version, parcel.c.parcel_no,
                        parcel.c.content_hash)
                 .where(parcel.c.commune_code == sheet.commune_code, parcel.c.sheet_no == sheet.sheet_no,
@@ -327,10 +342,11 @@ class _Writer:
     def _insert(self, sheet: PreparedSheet, rows: pd.DataFrame, by_no: dict, now: datetime, txn: int) -> None:
         if not len(rows):
             return
+        fresh = new_uids(len(rows))
         uids, versions = [], []
-        for n in rows["parcel_no"]:
+        for i, n in enumerate(rows["parcel_no"].tolist()):
             old = by_no.get(n)
-            uids.append(old.parcel_uid if old is not None else uuid.uuid4().hex)
+            uids.append(old.parcel_uid if old is not None else fresh[i])
             versions.append(old.version + 1 if old is not None else 1)
         source_id = self._source(now)
         if self.reg.kind == "postgis":
@@ -346,16 +362,18 @@ class _Writer:
 
     def _copy(self, sheet: PreparedSheet, rows: pd.DataFrame, uids: list[str], versions: list[int],
               now: datetime, txn: int, source_id: int) -> None:
-        geoms = shapely.set_srid(rows["geom"].to_numpy(), self.reg.srid)
-        ewkb = shapely.to_wkb(geoms, hex=True, include_srid=True)
         stamp = now.isoformat(sep=" ")
         head = f"{_copy_text(sheet.commune_code)}\t{_copy_text(sheet.sheet_no)}\t"
         tail = f"\t{stamp}\t{source_id}\t{txn}\t"
+        srid = f"SRID={self.reg.srid};"
+        land_use = [_copy_text(v) for v in rows["land_use"].tolist()]
+        address = [_copy_text(v) for v in rows["address"].tolist()]
         buf = io.StringIO()
         buf.writelines(
-            f"{u}\t{v}\t{head}{n}\t{a!r}\t{_copy_text(lu)}\t{_copy_text(ad)}{tail}{h}\t{g}\n"
-            for u, v, n, a, lu, ad, h, g in zip(uids, versions, rows["parcel_no"], rows["area_m2"],
-                                                 rows["land_use"], rows["address"], rows["content_hash"], ewkb)
+            f"{u}\t{v}\t{head}{n}\t{a!r}\t{lu}\t{ad}{tail}{h}\t{srid}{g}\n"
+            for u, v, n, a, lu, ad, h, g in zip(uids, versions, rows["parcel_no"].tolist(), rows["area_m2"].tolist(),
+                                                 land_use, address, rows["content_hash"].tolist(),
+                                                 rows["wkb_hex"].tolist())
         )
         buf.seek(0)
         cur = self.conn.connection.dbapi_connection.cursor()
@@ -406,6 +424,12 @@ class _Writer:
         return changed
 
 
+def new_uids(n: int) -> list[str]:
+    """``n`` random 128-bit identifiers in hex (as ``uuid4().hex``, without its cost)."""
+    h = os.urandom(16 * n).hex()
+    return [h[i:i + 32] for i in range(0, 32 * n, 32)]
+
+
 def _copy_text(value: object) -> str:
     """A value in COPY's text format (``\\N`` for NULL)."""
     if value is None:
@@ -441,24 +465,39 @@ def load_parcels(reg: Register, gdf: gpd.GeoDataFrame, *, source_ref: str, commu
         report.reprojected_from = gdf.crs.name
         tr = Transformer.from_crs(gdf.crs, reg.crs, always_xy=True)
         transform = lambda g: shapely.transform(g, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-    with reg.engine.connect() as conn:
+    def prepare(item: tuple[str, str, gpd.GeoDataFrame]) -> PreparedSheet | SheetResult:
+        commune_code, sheet_no, part = item
+        try:
+            return prepare_sheet(commune_code, sheet_no, part, transform=transform)
+        except InputError as exc:
+            return SheetResult(commune_code, sheet_no, "refused", reason=exc.message)
+
+    with reg.engine.connect() as conn, ThreadPoolExecutor(max_workers=1) as pool:
         bulk = _begin_bulk(reg, conn)
         writer = _Writer(reg, conn, source_ref, officer)
+        writer.bulk = bulk
         try:
-            for commune_code, sheet_no, part in _sheets(gdf, commune):
-                try:
-                    prepared = prepare_sheet(commune_code, sheet_no, part, transform=transform)
-                except InputError as exc:
-                    result = SheetResult(commune_code, sheet_no, "refused", reason=exc.message)
-                else:
-                    result = writer.write(prepared)
-                report.sheets.append(result)
-                if on_sheet is not None:
-                    on_sheet(result)
+            # the next sheet is prepared (vectorised shapely, hashing) while this one is written
+            pending = None
+            for item in _sheets(gdf, commune):
+                ahead = pool.submit(prepare, item)
+                if pending is not None:
+                    _write_one(writer, pending.result(), report, on_sheet)
+                pending = ahead
+            if pending is not None:
+                _write_one(writer, pending.result(), report, on_sheet)
         finally:
             if bulk:
                 _end_bulk(reg, conn)
     return report
+
+
+def _write_one(writer: _Writer, prepared: PreparedSheet | SheetResult, report: LoadReport,
+               on_sheet: Callable[[SheetResult], None] | None) -> None:
+    result = prepared if isinstance(prepared, SheetResult) else writer.write(prepared)
+    report.sheets.append(result)
+    if on_sheet is not None:
+        on_sheet(result)
 
 
 def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str | None = None,
@@ -478,37 +517,70 @@ def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str |
 
 # --- bulk loads on PostGIS ----------------------------------------------------------
 
-#: indexes a bulk load builds at the end instead of row by row
-_BULK_INDEXES = {
-    "idx_parcel_geom": "CREATE INDEX IF NOT EXISTS idx_parcel_geom ON parcel USING gist (geom)",
+#: held (exclusive, for the session) by a bulk load; every sheet write takes it shared
+_BULK_LOCK = "landrec:bulk-load"
+#: what a bulk load builds once at the end instead of row by row: name -> (kind, SQL).
+#: Not the GiST index: PostGIS's sorted GiST build (what CREATE INDEX does on a full
+#: table) gives a tree ten times slower to query than one grown row by row.
+_BULK_OBJECTS = {
+    "ix_parcel_sheet": ("index", "CREATE INDEX ix_parcel_sheet ON parcel (commune_code, sheet_no)"),
+    "ix_parcel_key_current": ("index", ("CREATE UNIQUE INDEX ix_parcel_key_current ON parcel"
+                                       " (commune_code, sheet_no, parcel_no) WHERE end_lifespan IS NULL")),
+    "uq_parcel_version": ("constraint", ("ALTER TABLE parcel ADD CONSTRAINT uq_parcel_version"
+                                        " UNIQUE (parcel_uid, version)")),
+    "parcel_source_id_fkey": ("constraint", ("ALTER TABLE parcel ADD CONSTRAINT parcel_source_id_fkey"
+                                            " FOREIGN KEY (source_id) REFERENCES source (id)")),
+    "parcel_transaction_id_fkey": ("constraint", ("ALTER TABLE parcel ADD CONSTRAINT parcel_transaction_id_fkey"
+                                                 " FOREIGN KEY (transaction_id) REFERENCES edit_transaction (id)")),
 }
 
 
 def _begin_bulk(reg: Register, conn: Connection) -> bool:
-    """On PostGIS with an empty parcel table, drop the indexes built better at the end."""
+    """On PostGIS with an empty parcel table, take the bulk lock (other loads wait) and
+    drop the indexes and foreign keys that are built faster once at the end."""
     if reg.kind != "postgis":
         return False
     with conn.begin():
         _rebuild_indexes(conn)
+    locked = conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:b))"), {"b": _BULK_LOCK}).scalar_one()
+    conn.commit()
+    if not locked:
+        return False
+    with conn.begin():
         empty = conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM parcel)")).scalar_one()
         if empty:
-            for name in _BULK_INDEXES:
-                conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+            for name, (kind, _) in _BULK_OBJECTS.items():
+                drop = f"DROP INDEX {name}" if kind == "index" else f"ALTER TABLE parcel DROP CONSTRAINT {name}"
+                conn.execute(text(drop))
+    if not empty:
+        _unlock_bulk(conn)
     return bool(empty)
+
+
+def _unlock_bulk(conn: Connection) -> None:
+    conn.execute(text("SELECT pg_advisory_unlock(hashtext(:b))"), {"b": _BULK_LOCK})
+    conn.commit()
 
 
 def _end_bulk(reg: Register, conn: Connection) -> None:
     if conn.in_transaction():
         conn.rollback()
     with conn.begin():
+        conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
         _rebuild_indexes(conn)
+    _unlock_bulk(conn)
     with conn.begin():
         conn.execute(text("ANALYZE parcel"))
 
 
 def _rebuild_indexes(conn: Connection) -> None:
-    for sql in _BULK_INDEXES.values():
-        conn.execute(text(sql))
+    """Build what a bulk load dropped (also after a bulk load that was killed)."""
+    present = set(conn.execute(text(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'parcel'"
+        " UNION SELECT conname FROM pg_constraint WHERE conrelid = 'parcel'::regclass")).scalars())
+    for name, (_, sql) in _BULK_OBJECTS.items():
+        if name not in present:
+            conn.execute(text(sql))
 
 
 def count_current(reg: Register) -> int:

@@ -160,26 +160,35 @@ def in_box(reg: Register, q, box: tuple[float, float, float, float]):
                                                     rt.c.miny <= maxy, rt.c.maxy >= miny)))
 
 
+_POINT_SQL = (
+    "SELECT parcel_uid, version, commune_code, sheet_no, parcel_no, area_m2, land_use, address,"
+    " begin_lifespan, end_lifespan, transaction_id, ST_AsBinary(geom) AS geom FROM parcel"
+    " WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), %(srid)s)) AND {alive}"
+    " ORDER BY commune_code, sheet_no, parcel_no"
+)
+_ALIVE_NOW = "end_lifespan IS NULL"
+_ALIVE_AT = "begin_lifespan <= %(at)s AND (end_lifespan IS NULL OR end_lifespan > %(at)s)"
+
+
 def parcels_at_point(reg: Register, x: float, y: float, *, at: datetime | None = None,
                      conn: Connection | None = None) -> list[ParcelVersion]:
-    """The parcels covering the point (x, y) in the store's CRS: one, or two on a boundary."""
-    p = reg.table("parcel")
-    q = select(*_cols(reg)).where(alive(p, at))
-    if reg.kind == "postgis":
-        q = q.where(func.ST_Covers(p.c.geom, func.ST_SetSRID(func.ST_MakePoint(x, y), reg.srid)))
-    else:
-        q = in_box(reg, q, (x, y, x, y))
-    q = q.order_by(p.c.commune_code, p.c.sheet_no, p.c.parcel_no)
+    """The parcels covering the point (x, y) in the store's CRS: one, or two on a boundary.
+
+    The hot lookup: on PostGIS one plain SQL statement on the GiST index; on GeoPackage
+    the R-tree, then an exact shapely test.
+    """
     if conn is None:
         with reg.engine.connect() as c:
-            rows = c.execute(q).all()
-    else:
-        rows = conn.execute(q).all()
-    found = [_row(r) for r in rows]
-    if reg.kind == "gpkg":
-        pt = shapely.Point(x, y)
-        found = [v for v in found if v.geom.covers(pt)]
-    return found
+            return parcels_at_point(reg, x, y, at=at, conn=c)
+    if reg.kind == "postgis":
+        sql = _POINT_SQL.format(alive=_ALIVE_NOW if at is None else _ALIVE_AT)
+        rows = conn.exec_driver_sql(sql, {"x": x, "y": y, "srid": reg.srid, "at": at}).all()
+        return [ParcelVersion(*r[:11], shapely.from_wkb(bytes(r[11]))) for r in rows]
+    p = reg.table("parcel")
+    q = in_box(reg, select(*_cols(reg)).where(alive(p, at)), (x, y, x, y))
+    q = q.order_by(p.c.commune_code, p.c.sheet_no, p.c.parcel_no)
+    pt = shapely.Point(x, y)
+    return [v for v in (_row(r) for r in conn.execute(q)) if v.geom.covers(pt)]
 
 
 def parcels_by_address(reg: Register, words: str, *, at: datetime | None = None,

@@ -7,7 +7,7 @@ import pytest
 import shapely
 from pyproj import CRS
 
-from cadastre.load import content_hash, prepare_sheet, registry_crs
+from cadastre.load import content_hash, prepare_sheet, registry_crs, wkb_hex
 from cadastre.synthetic import tiled_parcels
 from gis.crs import resolve_crs, srid_of
 from gis.errors import InputError
@@ -27,12 +27,12 @@ def test_a_good_sheet_is_prepared_as_multipolygons():
 
 
 def test_the_hash_sees_every_field():
-    wkb = shapely.to_wkb(shapely.box(0, 0, 1, 1))
+    wkb = wkb_hex(shapely.box(0, 0, 1, 1))
     base = content_hash(1, "LUC", "thôn A", wkb)
     assert base == content_hash(1, "LUC", "thôn A", wkb)
     assert len({base, content_hash(2, "LUC", "thôn A", wkb), content_hash(1, "ONT", "thôn A", wkb),
                 content_hash(1, "LUC", "thôn B", wkb),
-                content_hash(1, "LUC", "thôn A", shapely.to_wkb(shapely.box(0, 0, 1, 1.001)))}) == 5
+                content_hash(1, "LUC", "thôn A", wkb_hex(shapely.box(0, 0, 1, 1.001)))}) == 5
 
 
 def test_a_sheet_far_from_its_number_is_refused():
