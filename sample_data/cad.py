@@ -276,6 +276,12 @@ def _fixed_dxf_metadata():
 def write_dxf(parcels: gpd.GeoDataFrame, sheet: Sheet, path: str | os.PathLike, *, seed: int,
               roads: gpd.GeoDataFrame | None = None, houses: gpd.GeoDataFrame | None = None) -> dict:
     """Write the sheet as an AutoCAD R2000 DXF export (code page ANSI_1258); return counts."""
+    with _fixed_dxf_metadata():  # ezdxf stamps the creation time at new() and the write time at save
+        return _write_dxf(parcels, sheet, path, seed=seed, roads=roads, houses=houses)
+
+
+def _write_dxf(parcels: gpd.GeoDataFrame, sheet: Sheet, path: str | os.PathLike, *, seed: int,
+               roads: gpd.GeoDataFrame | None, houses: gpd.GeoDataFrame | None) -> dict:
     rng = np.random.default_rng(seed + 7)
     lines = linework(parcels, sheet, rng)
     labels = texts(parcels, sheet)
@@ -317,8 +323,7 @@ def write_dxf(parcels: gpd.GeoDataFrame, sheet: Sheet, path: str | os.PathLike, 
             ang = ang - 180 if ang > 90 else ang + 180 if ang < -90 else ang
             msp.add_text(str(name), height=2.2 * sheet.scale / 1000.0,
                          dxfattribs={"layer": "ROAD_NAME", "insert": (mid.x, mid.y), "rotation": ang})
-    with _fixed_dxf_metadata():
-        doc.saveas(path)
+    doc.saveas(path)
     counts = _counts(lines, labels, rings)
     counts["arc_polylines"] = arcs
     return counts
