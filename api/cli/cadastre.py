@@ -31,6 +31,7 @@ from cadastre.queries import (
     parcels_in_area,
     parse_ref,
 )
+from cadastre.reference import load_reference
 from cadastre.register import SCHEMA_VERSION, Register, init_register, open_register
 from gis.crs import resolve_crs
 from gis.errors import InputError
@@ -71,14 +72,22 @@ def _load_text(d: dict) -> str:
 
 
 @click.command()
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=click.Path())
 @db_option
 @click.option("--commune", default=None, help="Commune code, when the layer has no commune_code column.")
 @click.option("--officer", default=None, help="Who loads (recorded with the source document).")
+@click.option("--reference", is_flag=True,
+              help="PATH is a directory of reference layers (admin units, roads, stations, zones).")
 @json_option
-def load(path: str, db: str, commune: str | None, officer: str | None, as_json: bool) -> None:
+def load(path: str, db: str, commune: str | None, officer: str | None, reference: bool, as_json: bool) -> None:
     """Load the parcels of PATH (a `landrec digitize` output) into the register, one
-    transaction per sheet; a new store takes the input's CRS."""
+    transaction per sheet; a new store takes the input's CRS.  With --reference, load
+    the reference layers of the directory PATH instead."""
+    if reference:
+        with _register(db) as reg:
+            counts = load_reference(reg, path)
+        emit(counts, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+        return
     report: LoadReport = load_file(db, path, commune=commune, officer=officer)
     emit(report.as_dict(), as_json, _load_text)
     if report.refused:
