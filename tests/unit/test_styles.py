@@ -53,12 +53,7 @@ SLD_RNG = """
           <optional><ref name="seName"/></optional>
           <optional><ref name="seDescription"/></optional>
           <choice>
-            <element name="Filter" ns="http://www.opengis.net/ogc">
-              <element name="PropertyIsEqualTo" ns="http://www.opengis.net/ogc">
-                <element name="PropertyName" ns="http://www.opengis.net/ogc"><data type="string"/></element>
-                <element name="Literal" ns="http://www.opengis.net/ogc"><text/></element>
-              </element>
-            </element>
+            <element name="Filter" ns="http://www.opengis.net/ogc"><ref name="predicate"/></element>
             <element name="ElseFilter" ns="http://www.opengis.net/se"><empty/></element>
           </choice>
           <element name="PolygonSymbolizer" ns="http://www.opengis.net/se">
@@ -74,6 +69,22 @@ SLD_RNG = """
         </element>
       </oneOrMore>
     </element>
+  </define>
+  <define name="propertyName">
+    <element name="PropertyName" ns="http://www.opengis.net/ogc"><data type="string"/></element>
+  </define>
+  <define name="predicate">
+    <choice>
+      <element name="PropertyIsEqualTo" ns="http://www.opengis.net/ogc">
+        <ref name="propertyName"/>
+        <element name="Literal" ns="http://www.opengis.net/ogc"><text/></element>
+      </element>
+      <element name="PropertyIsNull" ns="http://www.opengis.net/ogc"><ref name="propertyName"/></element>
+      <element name="Not" ns="http://www.opengis.net/ogc"><ref name="predicate"/></element>
+      <element name="Or" ns="http://www.opengis.net/ogc">
+        <ref name="predicate"/><oneOrMore><ref name="predicate"/></oneOrMore>
+      </element>
+    </choice>
   </define>
   <define name="colorParam">
     <element name="SvgParameter" ns="http://www.opengis.net/se">
@@ -108,13 +119,16 @@ def test_sld_has_one_rule_per_land_use_with_the_table_colour():
     doc = _xml(sld_document(layer="thua_dat"))
     assert doc.findtext("sld:NamedLayer/se:Name", namespaces=NS) == "thua_dat"
     rules = doc.findall(".//se:Rule", NS)
-    got = {r.findtext(".//ogc:Literal", namespaces=NS):
+    *classes, last = rules
+    got = {r.findtext("ogc:Filter/ogc:PropertyIsEqualTo/ogc:Literal", namespaces=NS):
            r.findtext("se:PolygonSymbolizer/se:Fill/se:SvgParameter[@name='fill']", namespaces=NS)
-           for r in rules if r.find("ogc:Filter", NS) is not None}
+           for r in classes}
     assert got == {u.code: u.color for u in land_uses()}
-    assert {r.findtext(".//ogc:PropertyName", namespaces=NS) for r in rules} - {None} == {"land_use"}
-    last = rules[-1]
-    assert last.find("se:ElseFilter", NS) is not None
+    assert {p.text for p in doc.iterfind(".//ogc:PropertyName", NS)} == {"land_use"}
+    # the catch-all: null, or none of the codes (explicit, so QGIS reads it right too)
+    assert last.find("ogc:Filter/ogc:Or/ogc:PropertyIsNull", NS) is not None
+    others = last.findall("ogc:Filter/ogc:Or/ogc:Not/ogc:Or/ogc:PropertyIsEqualTo/ogc:Literal", NS)
+    assert [o.text for o in others] == [u.code for u in land_uses()]
     assert last.findtext(".//se:SvgParameter[@name='fill']", namespaces=NS) == OTHER_FILL
     titles = [r.findtext("se:Description/se:Title", namespaces=NS) for r in rules]
     assert "LUC - Đất chuyên trồng lúa nước / Paddy land (rice only)" in titles
