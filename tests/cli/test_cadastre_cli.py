@@ -6,7 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
+import shapely
 
 from cadastre.synthetic import tiled_parcels
 from gis.crs import resolve_crs
@@ -112,3 +114,17 @@ def test_merge_of_parcels_apart_is_refused(tmp_path: Path, sheets_gpkg: Path):
     merged = json.loads(run("parcel", "merge", f"10001/{sheet}/1", f"10001/{sheet}/2", "--expect-version", "1",
                             "--expect-version", "1", "--source", "x", "--db", store, "--json").stdout)
     assert merged["created"][0]["area_m2"] == pytest.approx(100000)
+
+
+def test_reference_layers_need_a_register(tmp_path: Path):
+    base = tmp_path / "base"
+    base.mkdir()
+    to_vector(gpd.GeoDataFrame({"zone_id": ["Z1"], "name": ["Khu A"], "planned_use": ["ONT"]},
+                               geometry=[shapely.box(560100, 2359100, 560400, 2359400)], crs=CRS_BG),
+              base / "planning.gpkg", "zones")
+    store = str(tmp_path / "ref.gpkg")
+    missing = run("load", str(base), "--reference", "--db", store, ok=False)
+    assert missing.returncode == 2 and "landrec init" in missing.stderr
+    run("init", "--crs", "vn2000:bac-giang", "--db", store)
+    counts = json.loads(run("load", str(base), "--reference", "--db", store, "--json").stdout)
+    assert counts == {"planning_zone": 1}
