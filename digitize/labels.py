@@ -26,9 +26,9 @@ import numpy as np
 from gis.errors import DigitizeError
 from gis.landuse import is_land_use_code, land_uses
 
-__all__ = ["Label", "Token", "find_label_clusters", "read_labels", "parse_label"]
+__all__ = ["Label", "Token", "find_label_clusters", "read_labels", "parse_label", "restore_decimal"]
 
-_ROW_HEIGHT = 32  # pixels of a text row handed to tesseract
+_ROW_HEIGHT = 36  # pixels of a text row handed to tesseract
 _WHITELIST = "0123456789.,ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _TO_DIGIT = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "T": "7", "Z": "2", "S": "5",
                            "B": "8", "G": "6", "A": "4"})
@@ -122,14 +122,38 @@ def _merge_near(clusters: list[tuple[int, tuple[int, int, int, int], int]],
     return out
 
 
-def _rows(crop: np.ndarray, px_per_mm: float) -> list[np.ndarray]:
+def _rows(crop: np.ndarray, px_per_mm: float) -> list[tuple[int, np.ndarray]]:
     """Cut a binary label crop into text lines, top to bottom.
 
     Characters (connected pieces, without fraction bars and specks) are chained into
     a line when they overlap vertically by half the smaller height and are less than
-    two character heights apart; each line comes back as its own mask.
+    two character heights apart; each line comes back as (top row, mask of its
+    characters over the crop's width).
     """
+    crop = crop.copy()
+    prof = crop.sum(axis=1)
+    if prof.any():  # cut where rows of text touch (a thin neck between them)
+        crop[prof <= max(2, 0.12 * np.median(prof[prof > 0]))] = False
     n, lab, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
+    if n > 2:  # characters of two rows that touch: cut a too-tall piece at its narrow waist
+        med = float(np.median(stats[1:, cv2.CC_STAT_HEIGHT]))
+        cut = False
+        for i in np.flatnonzero(stats[:, cv2.CC_STAT_HEIGHT] > 1.2 * med):
+            if i == 0:
+                continue
+            x, y, w, h, _ = stats[i]
+            comp = lab[y:y + h, x:x + w] == i
+            widths = comp.sum(axis=1)
+            # the neck lies where one character of normal height ends and the other begins
+            lo, hi = max(1, int(min(h - med, med)) - 2), min(h - 1, int(max(h - med, med)) + 3)
+            if hi <= lo:
+                continue
+            r = lo + int(np.argmin(widths[lo:hi]))
+            if h > 1.6 * med or widths[r] <= max(2, 0.25 * np.median(widths)):
+                crop[y + r, x:x + w] &= ~comp[r]
+                cut = True
+        if cut:
+            n, lab, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
     chars = []
     for i in range(1, n):
         x, y, w, h, a = stats[i]
@@ -174,19 +198,32 @@ def _rows(crop: np.ndarray, px_per_mm: float) -> list[np.ndarray]:
         if y1 - y0 < 0.8 * px_per_mm:
             continue
         mask = np.isin(lab[y0:y1], ids)
-        lines.append(((y0 + y1) / 2, mask))
+        lines.append(((y0 + y1) / 2, y0, mask))
     lines.sort(key=lambda t: t[0])
-    return [m for _, m in lines]
+    return [(y0, m) for _, y0, m in lines]
 
 
-def _row_image(row: np.ndarray) -> np.ndarray:
-    """A text row scaled to :data:`_ROW_HEIGHT`, black on white, trimmed."""
-    xs = np.nonzero(row.any(axis=0))[0]
-    row = row[:, xs.min():xs.max() + 1]
-    f = _ROW_HEIGHT / row.shape[0]
-    img = cv2.resize((~row).astype(np.uint8) * 255, (max(1, int(round(row.shape[1] * f))), _ROW_HEIGHT),
-                     interpolation=cv2.INTER_AREA)
-    return img
+def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> np.ndarray:
+    """A text row scaled to :data:`_ROW_HEIGHT`, black on white, trimmed and padded.
+
+    With ``dark`` (the scan's darkness over the same pixels) the row keeps its grey
+    edges, which tesseract reads better than a hard mask; pixels away from the row's
+    own characters (lines, neighbouring labels) are blanked either way.
+    """
+    xs = np.nonzero(mask.any(axis=0))[0]
+    mask = mask[:, xs.min():xs.max() + 1]
+    if dark is not None:
+        near = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        ink = np.where(near, dark[:, xs.min():xs.max() + 1], 0).astype(np.float32)
+        top = max(float(np.percentile(ink[mask], 90)), 1.0)
+        img = 255 - np.clip(ink * (255.0 / top), 0, 255)
+    else:
+        img = np.where(mask, 0, 255).astype(np.float32)
+    pad = max(2, mask.shape[0] // 6)
+    img = np.pad(img, pad, constant_values=255)
+    f = _ROW_HEIGHT / img.shape[0]
+    return cv2.resize(img, (max(1, int(round(img.shape[1] * f))), _ROW_HEIGHT),
+                      interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA).clip(0, 255).astype(np.uint8)
 
 
 def _tesseract_tsv(image: np.ndarray) -> list[dict[str, str]]:
@@ -250,12 +287,24 @@ def _as_code(t: str) -> str | None:
     return None
 
 
+def restore_decimal(area_label: float | None, area_m2: float, *, decimals: int = 1) -> float | None:
+    """An area read without its decimal point (``5123`` for ``512.3``), put right.
+
+    Only when the label has no fraction, the computed area is more than 5x smaller,
+    and moving the point by ``decimals`` places brings the two within 10 %.
+    """
+    if area_label is None or area_label != int(area_label) or area_m2 <= 0 or area_label < 5 * area_m2:
+        return area_label
+    fixed = area_label / 10**decimals
+    return fixed if abs(fixed - area_m2) <= 0.1 * area_m2 else area_label
+
+
 def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | None, float]:
     """Sort a label's tokens into (parcel number, area, code, confidence).
 
     The code is the three-letter token; the parcel number is the first integer of the
-    top row holding a number; the area is the first number of a lower row (or the
-    number after a ``/`` or a second number on the top row when there is one row).
+    top row holding a number; the area is a number of a lower row (one with decimals
+    first), or the number after a ``/`` or a second number on the top row.
     """
     code, conf = None, []
     numbers: list[Token] = []
@@ -267,7 +316,7 @@ def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | No
             if c and code is None:
                 code = c
                 conf.append(t.conf)
-            elif letters < 2:
+            elif 3 * letters <= len(p):  # mostly digits: a number (a letter or so misread)
                 numbers.append(Token(p, t.row, t.x, t.conf))
     number = area = None
     numbers.sort(key=lambda t: (t.row, t.x))
@@ -279,7 +328,9 @@ def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | No
             numbers = numbers[1:]
     lower = [t for t in numbers if number is None or t.row > top_row]
     same = [t for t in numbers if number is not None and t.row == top_row]
-    for t in lower + same:
+    candidates = lower + same
+    candidates.sort(key=lambda t: not any(ch in t.text for ch in ".,"))  # areas are written with decimals
+    for t in candidates:
         area = _as_area(t.text)
         if area is not None:
             conf.append(t.conf)
@@ -290,11 +341,12 @@ def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | No
 
 
 def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines: np.ndarray | None = None,
-                workers: int = 2, batch_rows: int = 150) -> dict[int, Label]:
+                dark: np.ndarray | None = None, workers: int = 2, batch_rows: int = 150) -> dict[int, Label]:
     """Read the label of every region that has text; returns {region id: Label}.
 
     ``text`` is the non-line ink (see :func:`digitize.vectorize.split_linework`),
-    ``labels`` the region partition and ``lines`` the line-work, all in scan pixels.
+    ``labels`` the region partition, ``lines`` the line-work and ``dark`` the ink
+    darkness (0 = paper), all in scan pixels.
     """
     clusters = find_label_clusters(text, labels, px_per_mm=px_per_mm, lines=lines)
     entries: list[tuple[int, tuple[int, int, int, int], int]] = []  # region, bbox, row count
@@ -304,7 +356,8 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         if not rr:
             continue
         entries.append((region, (x0, y0, x1, y1), len(rr)))
-        rows.extend(_row_image(r) for r in rr)
+        rows.extend(_row_image(m, None if dark is None else dark[y0 + top:y0 + top + m.shape[0], x0:x1])
+                    for top, m in rr)
     if not rows:
         return {}
     batches = [rows[i:i + batch_rows] for i in range(0, len(rows), batch_rows)]

@@ -20,7 +20,7 @@ from pyproj import CRS
 from shapely.geometry import box
 
 from digitize.georef import ControlPoints, Georeference, fit_georeference
-from digitize.labels import Label, read_labels
+from digitize.labels import Label, read_labels, restore_decimal
 from digitize.raster import ink_channel
 from digitize.vectorize import Vectorized, vectorize
 from gis.errors import DigitizeError, InputError
@@ -118,7 +118,7 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("vectorize")
 
     step("labels")
-    labels = read_labels(vec.text, vec.labels, px_per_mm=px_per_mm, lines=vec.lines)
+    labels = read_labels(vec.text, vec.labels, px_per_mm=px_per_mm, lines=vec.lines, dark=vec.dark)
     lap("labels")
 
     step("parcels")
@@ -177,7 +177,7 @@ def _sort_regions(regions: gpd.GeoDataFrame, labels: dict[int, Label], sheet: Sh
         lab = labels.get(int(regions["region"].iloc[i]))
         rows.append({
             "parcel_no": lab.parcel_no if lab else None,
-            "area_label_m2": lab.area_label_m2 if lab else None,
+            "area_label_m2": restore_decimal(lab.area_label_m2, float(area[i])) if lab else None,
             "land_use": lab.land_use if lab else None,
             "area_m2": round(float(area[i]), 1),
             "sheet_no": sheet.number,

@@ -3,7 +3,7 @@
 Works in scan pixels, so no resampling blurs the lines; the caller moves the polygons
 to the map with the georeference.  The steps, each a pure function:
 
-1. :func:`ink_mask`: divide out the paper (stains, yellowing, uneven lighting), then
+1. :func:`darkness`, :func:`ink_mask`: divide out the paper (stains, yellowing, uneven lighting), then
    hysteresis thresholding keeps faded strokes that touch dark ones.
 2. :func:`split_linework`: connected pieces of ink are line-work when they are long,
    enclose a real area, or are thin straight fragments of a broken line; the rest
@@ -32,13 +32,14 @@ from skimage.morphology import skeletonize
 
 from gis.errors import DigitizeError
 
-__all__ = ["Vectorized", "ink_mask", "split_linework", "close_gaps", "partition", "polygonize", "vectorize"]
+__all__ = ["Vectorized", "darkness", "ink_mask", "split_linework", "close_gaps", "partition", "polygonize", "vectorize"]
 
 
 @dataclass
 class Vectorized:
     """What :func:`vectorize` found: masks and the region partition, in scan pixels."""
 
+    dark: np.ndarray  # uint8: darkness against the paper (0 = paper)
     ink: np.ndarray  # bool: all ink
     lines: np.ndarray  # bool: line-work after gap closing
     text: np.ndarray  # bool: ink that is not line-work (labels, crosses, symbols)
@@ -57,16 +58,24 @@ def _background(grey: np.ndarray, px_per_mm: float) -> np.ndarray:
     return cv2.resize(bg, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def ink_mask(grey: np.ndarray, *, px_per_mm: float, strong: float = 0.45, weak: float = 0.12) -> np.ndarray:
-    """Ink pixels of a grey scan (dark = ink), robust to stains and uneven paper.
+def darkness(grey: np.ndarray, *, px_per_mm: float) -> np.ndarray:
+    """How dark each pixel is against the paper around it: uint8, 0 = paper, 255 = black.
 
-    ``strong`` and ``weak`` are darkness thresholds relative to the local paper
-    (0 = paper, 1 = black): a pixel is ink if it is strongly dark, or weakly dark and
-    connected to strong ink (hysteresis), so faded strokes survive but stains do not.
+    Dividing by the local paper brightness removes stains, yellowing, fold shadows and
+    uneven lighting.
     """
     bg = _background(grey, px_per_mm)
     dark = 255 - cv2.divide(grey, np.maximum(bg, 1), scale=255)
-    dark = cv2.GaussianBlur(dark, (3, 3), 0.6)
+    return cv2.GaussianBlur(dark, (3, 3), 0.6)
+
+
+def ink_mask(dark: np.ndarray, *, strong: float = 0.45, weak: float = 0.12) -> np.ndarray:
+    """Ink pixels from :func:`darkness`: hysteresis thresholding.
+
+    ``strong`` and ``weak`` are darkness thresholds (0 = paper, 1 = black): a pixel is
+    ink if it is strongly dark, or weakly dark and connected to strong ink, so faded
+    strokes survive but stains and noise do not.
+    """
     n, lab = cv2.connectedComponents((dark > weak * 255).astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     keep = np.zeros(n, dtype=bool)
     keep[lab[dark > strong * 255]] = True
@@ -122,16 +131,16 @@ def _bridges(rest: np.ndarray, runs: np.ndarray, px_per_mm: float) -> np.ndarray
     return keep[lab]
 
 
-def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 4.5, piece_min_mm: float = 4.0,
+def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, piece_min_mm: float = 12.0,
                    hole_min_mm: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
     """Split ink into (line-work, other).
 
     Line-work is ink on a straight run of at least ``run_mm`` (a directional opening,
     at half resolution: lines are long, letters short), so text that touches or
     crosses a boundary comes off it; boundary edges too short for the opening come
-    back as pieces joining two lines (:func:`_bridges`).  Straight pieces left on
-    their own and shorter than ``piece_min_mm`` (strokes of letters) go back to the
-    text unless they enclose an area.
+    back as pieces joining two lines (:func:`_bridges`).  Pieces left on their own and
+    shorter than ``piece_min_mm`` (fraction bars, underlines, grid crosses, strokes of
+    letters) go to the other ink unless they enclose an area.
     """
     u = ink.astype(np.uint8)
     h, w = u.shape
@@ -271,7 +280,8 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     ``erase`` is an optional bool mask of ink to drop before anything else (e.g. the
     grid crosses found at the control points).
     """
-    ink = ink_mask(grey, px_per_mm=px_per_mm)
+    dark = darkness(grey, px_per_mm=px_per_mm)
+    ink = ink_mask(dark)
     if erase is not None:
         ink &= ~erase
     lines, text = split_linework(ink, px_per_mm=px_per_mm)
@@ -282,4 +292,4 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     if labels.max() == 0:
         raise DigitizeError("the line-work encloses no region", hint="check the scan and its resolution")
     regions = polygonize(labels)
-    return Vectorized(ink, lines, text, labels, regions)
+    return Vectorized(dark, ink, lines, text, labels, regions)

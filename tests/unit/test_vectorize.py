@@ -8,7 +8,7 @@ import shapely
 from PIL import Image, ImageDraw, ImageFont
 from shapely.geometry import box
 
-from digitize.vectorize import close_gaps, ink_mask, split_linework, vectorize
+from digitize.vectorize import close_gaps, darkness, ink_mask, split_linework, vectorize
 from gis.errors import DigitizeError
 
 PPMM = 200 / 25.4  # 200 dpi
@@ -82,7 +82,7 @@ def test_neighbours_share_their_boundary_exactly():
 
 def test_without_gap_closing_the_broken_line_merges_two_cells():
     img, _ = _sheet(faded=False, stain=False)
-    ink = ink_mask(img, px_per_mm=PPMM)
+    ink = ink_mask(darkness(img, px_per_mm=PPMM))
     lines, _ = split_linework(ink, px_per_mm=PPMM)
     from digitize.vectorize import partition
 
@@ -93,7 +93,7 @@ def test_without_gap_closing_the_broken_line_merges_two_cells():
 
 def test_faded_line_survives_but_stain_is_not_ink():
     img, cells = _sheet(broken=False)
-    ink = ink_mask(img, px_per_mm=PPMM)
+    ink = ink_mask(darkness(img, px_per_mm=PPMM))
     cell = int(25 * PPMM)
     assert ink[60 + cell // 2, 60 + cell - 1:60 + cell + 2].any()  # the faded vertical line
     stain_spot = (int(img.shape[0] * 0.6) + 15, int(img.shape[1] * 0.3) + 15)
@@ -102,7 +102,7 @@ def test_faded_line_survives_but_stain_is_not_ink():
 
 def test_text_and_line_work_are_told_apart():
     img, _ = _sheet()
-    ink = ink_mask(img, px_per_mm=PPMM)
+    ink = ink_mask(darkness(img, px_per_mm=PPMM))
     lines, text = split_linework(ink, px_per_mm=PPMM)
     cell = int(25 * PPMM)
     cx, cy = 60 + cell // 2, 60 + cell // 2
