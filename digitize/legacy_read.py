@@ -18,6 +18,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ezdxf
+import ezdxf.path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -25,6 +27,7 @@ import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
+from shapely.geometry import LineString
 
 from gis.errors import FormatError
 from gis.io import require_file
@@ -58,11 +61,13 @@ class Drawing:
     notes: list[str] = field(default_factory=list)
 
 
-def read_drawing(path: str | os.PathLike, *, arc_tolerance_m: float = 0.0002) -> Drawing:
+def read_drawing(path: str | os.PathLike, *, arc_tolerance_m: float = 0.1) -> Drawing:
     """Read a legacy drawing or vector file into a :class:`Drawing`.
 
-    ``arc_tolerance_m`` bounds how far GDAL's stroked arcs (DXF arcs, circles, bulges)
-    may stray from the true curve, for radii up to 200 m.
+    ``arc_tolerance_m`` bounds how far the chords of DXF arcs, circles, bulges and
+    splines may stray from the true curve (the snapping tolerance of the map scale,
+    :func:`gis.topology.tolerances`): an arc drawn through measured vertices whose
+    chords are within it stays those chords.
     """
     p = require_file(path, "drawing")
     fmt = FORMATS.get(p.suffix.lower())
@@ -104,9 +109,21 @@ def read_drawing(path: str | os.PathLike, *, arc_tolerance_m: float = 0.0002) ->
         pyogrio.set_gdal_config_options(old)
     if fmt == "DXF":
         codec = _dxf_codec(p)
+        curves = _dxf_curves(p, arc_tolerance_m)
         for df in frames:
+            if curves and "handle" in df.columns:
+                fix = df["handle"].map(curves)
+                lines = np.isin(shapely.get_type_id(np.asarray(df.geometry.values, dtype=object)), (1, 2))
+                use = np.flatnonzero(fix.notna().to_numpy() & lines)
+                for k in use:  # GDAL closes some polylines ezdxf reads as open: keep GDAL's closure
+                    new = fix.iloc[k]
+                    if df.geometry.iloc[k].is_closed and not new.is_closed:
+                        new = LineString([*new.coords, new.coords[0]])
+                    df.loc[df.index[k], "geometry"] = new
             df["level"] = df["level"].map(lambda t: _dxf_text(t, codec))
             df["text"] = df["text"].map(lambda t: _dxf_text(t, codec))
+    for df in frames:
+        df.drop(columns=["handle"], errors="ignore", inplace=True)
     elements = pd.concat(frames, ignore_index=True) if frames else _empty()
     elements = gpd.GeoDataFrame(elements, geometry="geometry")
     if len(elements) == 0:
@@ -145,11 +162,14 @@ def _normalize(df: gpd.GeoDataFrame, fmt: str, layer: str) -> gpd.GeoDataFrame:
     if len(geoms):
         geoms = shapely.force_2d(geoms)
     text = text.where(text.notna(), None)
-    return gpd.GeoDataFrame(
+    out = gpd.GeoDataFrame(
         {"level": level.to_numpy(), "etype": etype.to_numpy(), "text": text.to_numpy(dtype=object),
          "attributes": records},
         geometry=list(geoms), crs=None,
     )
+    if fmt == "DXF" and "EntityHandle" in cols:
+        out["handle"] = df["EntityHandle"].to_numpy()
+    return out
 
 
 def _check_dgn(p: Path) -> list[str]:
@@ -170,6 +190,39 @@ def _check_dgn(p: Path) -> list[str]:
         f"{p.name} is truncated: its last element runs past the end of the file ({len(data)} bytes)",
         hint="the copy is incomplete; copy or export the drawing again",
     )
+
+
+def _dxf_curves(p: Path, tol: float) -> dict[str, LineString]:
+    """Curved DXF entities (bulged polylines, arcs, circles, ellipses, splines) flattened by
+    ezdxf within ``tol``, by entity handle: GDAL strokes polyline bulges several
+    centimetres off the true arc, which moves areas by more than 0.1 m²."""
+    try:
+        doc = ezdxf.readfile(p)
+    except (OSError, ezdxf.DXFError, ValueError, UnicodeDecodeError):
+        return {}
+    out = {}
+    for e in doc.modelspace():
+        kind = e.dxftype()
+        if kind not in _CURVED or (kind in ("LWPOLYLINE", "POLYLINE") and not _has_bulge(e)):
+            continue
+        try:
+            pts = [(v.x, v.y) for v in ezdxf.path.make_path(e).flattening(tol, segments=1)]
+        except (ValueError, TypeError, ZeroDivisionError, ezdxf.DXFError):
+            continue
+        if len(pts) >= 2 and kind in ("LWPOLYLINE", "POLYLINE") and e.is_closed and pts[0] != pts[-1]:
+            pts.append(pts[0])
+        if len(pts) >= 2:
+            out[e.dxf.handle] = LineString(pts)
+    return out
+
+
+_CURVED = ("LWPOLYLINE", "POLYLINE", "ARC", "CIRCLE", "ELLIPSE", "SPLINE")
+
+
+def _has_bulge(e) -> bool:
+    if e.dxftype() == "LWPOLYLINE":
+        return any(b for *_, b in e.get_points("xyb"))
+    return any(v.dxf.get("bulge", 0) for v in e.vertices)
 
 
 def _dxf_codec(p: Path) -> str | None:

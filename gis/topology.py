@@ -17,8 +17,9 @@ Tolerances (all in one place, :func:`tolerances`)
   smaller than ``(0.5 mm at scale)²``.
 * gaps: holes in the coverage bigger than ``snap²`` that the allowed-gap polygons
   (roads, water) do not explain.
-* arcs and curves are densified so that no chord strays more than 0.001 mm at map
-  scale from the curve (1:1000 -> 1 mm), which keeps areas within 0.1 m².
+* arcs and curves are densified so that no chord strays further from the curve than
+  the snapping tolerance: a drawn arc whose vertices a surveyor measured stays the
+  chain of chords between them.
 
 Speed: validity is vectorized; the coverage (overlaps, narrow gaps) is checked by
 GEOS's coverage validator in one call, and only the parcels it flags are compared
@@ -152,7 +153,7 @@ def tolerances(scale: int) -> Tolerances:
         sliver_width_m=2 * snap,
         sliver_area_m2=(0.0005 * scale) ** 2,
         gap_min_area_m2=snap * snap,
-        arc_m=0.000001 * scale,
+        arc_m=snap,
     )
 
 

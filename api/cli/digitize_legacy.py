@@ -19,7 +19,7 @@ from gis.crs import province as find_province
 from gis.crs import resolve_crs
 from gis.errors import CRSError, DigitizeError, InputError
 from gis.io import Outputs, to_vector
-from gis.topology import findings_frame, summarize
+from gis.topology import findings_frame, snap_tolerance, summarize
 
 
 def _pair(text: str | None) -> tuple[float, float] | None:
@@ -65,7 +65,7 @@ def legacy(files, crs, src_crs, levels, scale, sheet_no, text_encoding, offset, 
     province = _province_of(crs)
     results = []
     for path in files:
-        drawing = read_drawing(path)
+        drawing = read_drawing(path, arc_tolerance_m=snap_tolerance(scale or 1000))
         elements = adjust_coordinates(drawing.elements, offset=_pair(offset), swap_xy=swap_xy,
                                       factor=0.001 if units == "mm" else 1.0)
         source = resolve_crs(src_crs) if src_crs else (drawing.crs or dst)
