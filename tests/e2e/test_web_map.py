@@ -175,6 +175,8 @@ def test_search_by_circular_sheet_number_and_by_address(browser, site, targets):
     assert text(browser, "#results-status") == "Không tìm thấy thửa đất nào."
     search(browser, "Không có địa chỉ này")
     assert text(browser, "#results-status") == "Không tìm thấy thửa đất nào."
+    search(browser, "Ngõ 5 % _ 'O'Brien'")  # quotes and wildcards reach the server as plain text
+    assert text(browser, "#results-status") == "Không tìm thấy thửa đất nào."
     console, _ = drain_logs(browser)
     assert [e for e in console if e["level"] == "SEVERE"] == []
 
@@ -292,3 +294,14 @@ def test_every_control_has_an_accessible_name_and_works_from_the_keyboard(browse
     ActionChains(browser).send_keys(Keys.ENTER).perform()
     WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "info").is_displayed())
     assert field(browser, "parcel_no") == str(target.parcel_no)
+
+
+def test_every_string_of_the_page_is_in_both_languages(browser, site, targets):
+    open_map(browser, site, at=targets["found_feature"])
+    keys = browser.execute_async_script(
+        "const done = arguments[0];"
+        "import(new URL('js/i18n.js', location.href)).then(m => done({vi: Object.keys(m.STRINGS.vi),"
+        " en: Object.keys(m.STRINGS.en), page: [...document.querySelectorAll('[data-i18n], [data-i18n-placeholder],"
+        " [data-i18n-aria-label]')].map(e => e.dataset.i18n || e.dataset.i18nPlaceholder || e.dataset.i18nAriaLabel)}));")
+    assert set(keys["vi"]) - {"results.count.other"} == set(keys["en"]) - {"results.count.one", "results.count.other"}
+    assert set(keys["page"]) <= set(keys["vi"]) and set(keys["page"]) <= set(keys["en"])
