@@ -94,16 +94,11 @@ def _crs_kind(layer: Layer, uri: str | None, param: str) -> OutputCRS:
                hint="one of " + ", ".join(supported_crs(layer)))
 
 
-@lru_cache(maxsize=32)
-def _from_wgs84(crs: CRS) -> Transformer:
-    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-
-
 def _to_storage(layer: Layer, kind: str):
     """A function that moves a geometry given in ``kind`` coordinates into the store CRS."""
     if kind == "store" or layer.crs is None:
         return lambda g: g
-    tr = _from_wgs84(layer.crs)
+    tr = _from_wgs84_srid(layer.srid)
 
     def move(g: shapely.Geometry) -> shapely.Geometry:
         if kind == "latlon":
@@ -263,25 +258,37 @@ def _parse_bbox(layer: Layer, params: Mapping[str, str], req: ItemsRequest) -> N
     if minx > maxx:  # crosses the antimeridian: never near Viet Nam
         req.empty = True
         return
-    ext = _extent_lonlat(layer)
-    clipped = box(minx, miny, maxx, maxy).intersection(ext)
-    if clipped.is_empty:
+    ex0, ey0, ex1, ey1 = _extent_lonlat(layer.srid, layer.extent)
+    cx0, cy0, cx1, cy1 = max(minx, ex0), max(miny, ey0), min(maxx, ex1), min(maxy, ey1)
+    if cx0 > cx1 or cy0 > cy1:
         req.empty = True
         return
-    cx0, cy0, cx1, cy1 = clipped.bounds
-    b = _from_wgs84(layer.crs).transform_bounds(cx0, cy0, cx1, cy1, densify_pts=21)
+    b = _from_wgs84_srid(layer.srid).transform_bounds(cx0, cy0, cx1, cy1, densify_pts=5)
     req.bbox = tuple(float(v) for v in b)
 
 
 @lru_cache(maxsize=64)
-def _extent_lonlat_cached(srid: int, extent: tuple[float, ...]) -> shapely.Geometry:
+def _extent_lonlat(srid: int, extent: tuple[float, ...]) -> tuple[float, float, float, float]:
+    """The collection's extent in lon/lat, with a 0.05° margin: requests are clipped to it."""
+    x0, y0, x1, y1 = to_wgs84(_crs_of(srid)).transform_bounds(*extent, densify_pts=21)
+    return x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05
+
+
+@lru_cache(maxsize=16)
+def _crs_of(srid: int) -> CRS:
     from gis.crs import crs_from_srid
-    x0, y0, x1, y1 = to_wgs84(crs_from_srid(srid)).transform_bounds(*extent, densify_pts=21)
-    return box(x0, y0, x1, y1).buffer(0.05, join_style="mitre")
+    return crs_from_srid(srid)
 
 
-def _extent_lonlat(layer: Layer) -> shapely.Geometry:
-    return _extent_lonlat_cached(layer.srid, layer.extent)
+@lru_cache(maxsize=16)
+def _to_wgs84_srid(srid: int) -> Transformer:
+    return to_wgs84(_crs_of(srid))
+
+
+@lru_cache(maxsize=16)
+def _from_wgs84_srid(srid: int) -> Transformer:
+    """WGS 84 lon/lat -> the store CRS, through landrec's CRS (keyed by SRID: hashing a CRS is slow)."""
+    return Transformer.from_crs("EPSG:4326", _crs_of(srid), always_xy=True)
 
 
 # --- SQL ---------------------------------------------------------------------------
@@ -358,11 +365,12 @@ def build_query(layer: Layer, req: ItemsRequest, *, postgis: bool, parts: cql2.S
     lim, off = parts.bind(req.limit), parts.bind(req.offset)
     order = _order(layer, req)
     if postgis:
-        geom = ("NULL" if req.skip_geometry or layer.geom_col is None
-                else f"ST_AsGeoJSON({_pg_geom(layer, req.out)}, {req.out.precision})::json")
+        geom = ("'null'" if req.skip_geometry or layer.geom_col is None
+                else f"COALESCE(ST_AsGeoJSON({_pg_geom(layer, req.out)}, {req.out.precision}), 'null')")
         pj = ", ".join(f"'{n}', {q(n)}" for n in props)
-        feat = (f"json_build_object('type', 'Feature', 'id', {q(layer.id_col)}, 'geometry', {geom},"
-                f" 'properties', json_build_object({pj}))::text")
+        # the feature as text, assembled in SQL: no JSON parsing in the database or here
+        feat = (f"""'{{"type":"Feature","id":' || to_json({q(layer.id_col)})::text || ',"geometry":' || {geom}"""
+                f""" || ',"properties":' || json_build_object({pj})::text || '}}'""")
         sql = (f"SELECT {q(layer.id_col)}, {feat} FROM {q(layer.table)} WHERE {where}"
                f" ORDER BY {order} LIMIT {lim} OFFSET {off}")
         cols = props
@@ -405,7 +413,7 @@ def gpkg_feature(layer: Layer, row: Any, req: ItemsRequest) -> dict:
 def _reproject(layer: Layer, g: shapely.Geometry, out: OutputCRS) -> shapely.Geometry:
     if out.kind == "store":
         return g
-    tr = to_wgs84(layer.crs)
+    tr = _to_wgs84_srid(layer.srid)
     g = shapely.transform(g, lambda xy: _stack(tr.transform(xy[:, 0], xy[:, 1])))
     if out.kind == "latlon":
         g = shapely.transform(g, lambda xy: xy[:, ::-1])
