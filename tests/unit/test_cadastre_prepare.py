@@ -74,3 +74,9 @@ def test_missing_text_values_are_none_not_nan():
     frame = prepare_sheet("10001", SHEET.number, gdf).frame
     assert frame["owner_id"].tolist() == ["001", None, None]
     assert frame["address"].tolist() == ["thôn A", None, None]
+
+
+def test_wkb_hex_is_shapelys_hex_wkb():
+    geoms = np.array([shapely.box(0, 0, 1, 1), shapely.MultiPolygon([shapely.box(2, 2, 3, 3.5)])])
+    assert list(wkb_hex(geoms)) == list(shapely.to_wkb(geoms, hex=True, byte_order=1))
+    assert wkb_hex(geoms[0]) == shapely.to_wkb(geoms[0], hex=True, byte_order=1)
