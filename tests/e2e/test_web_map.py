@@ -166,7 +166,7 @@ def test_search_by_circular_sheet_number_and_by_address(browser, site, targets):
     address = site.parcels["address"].value_counts().index[0]
     search(browser, address.split(",")[0])
     items = browser.find_elements(By.CSS_SELECTOR, "#results-list button")
-    assert text(browser, "#results-status") == "Tìm thấy 20 thửa đất."  # the page lists at most 20
+    assert text(browser, "#results-status") == "Hiển thị 20 thửa đầu tiên; hãy tìm cụ thể hơn."  # at most 20
     assert len(items) == 20 and all(address.split(",")[0] in item.text for item in items)
     items[3].click()
     browser.execute_async_script(WAIT_IDLE)
@@ -303,5 +303,6 @@ def test_every_string_of_the_page_is_in_both_languages(browser, site, targets):
         "import(new URL('js/i18n.js', location.href)).then(m => done({vi: Object.keys(m.STRINGS.vi),"
         " en: Object.keys(m.STRINGS.en), page: [...document.querySelectorAll('[data-i18n], [data-i18n-placeholder],"
         " [data-i18n-aria-label]')].map(e => e.dataset.i18n || e.dataset.i18nPlaceholder || e.dataset.i18nAriaLabel)}));")
-    assert set(keys["vi"]) - {"results.count.other"} == set(keys["en"]) - {"results.count.one", "results.count.other"}
+    plural = {"results.count.one", "results.count.other", "results.more.one", "results.more.other"}
+    assert set(keys["vi"]) - plural == set(keys["en"]) - plural
     assert set(keys["page"]) <= set(keys["vi"]) and set(keys["page"]) <= set(keys["en"])

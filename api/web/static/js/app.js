@@ -123,7 +123,8 @@ function renderResults() {
     $("results-status").textContent = t("results.empty");
     return;
   }
-  $("results-status").textContent = r.features.length ? tn("results.count", r.features.length) : t("results.none");
+  $("results-status").textContent = !r.features.length ? t("results.none")
+    : r.more ? tn("results.more", r.features.length) : tn("results.count", r.features.length);
   for (const f of r.features) {
     const p = f.properties;
     const li = document.createElement("li");
@@ -152,8 +153,8 @@ async function onSearch(event) {
   state.results = { pending: true };
   renderResults();
   try {
-    const features = await runQuery(query);
-    state.results = { features };
+    const { features, more } = await runQuery(query);
+    state.results = { features, more };
     renderResults();
     if (features.length === 1) choose(features[0]);
   } catch (err) {

@@ -55,9 +55,12 @@ function publicProperties(feature) {
   return { type: "Feature", geometry: feature.geometry, properties: props };
 }
 
+/** `{features, more}`: at most MAX_RESULTS parcels, and whether the server has more. */
 async function parcelItems(params) {
   const fc = await getJSON(`${PARCELS}/items`, { f: "json", limit: MAX_RESULTS, ...params });
-  return (fc?.features ?? []).map(publicProperties);
+  const features = (fc?.features ?? []).map(publicProperties);
+  const more = (fc?.links ?? []).some((l) => l.rel === "next") || (fc?.numberMatched ?? 0) > features.length;
+  return { features, more };
 }
 
 /** Parcels with this Circular 25/2014 sheet number and parcel number. */

@@ -26,14 +26,14 @@ export function parseQuery(text) {
   return { kind: "address", text: q };
 }
 
-/** Run a parsed query against the API; resolves to GeoJSON features. */
+/** Run a parsed query against the API; resolves to `{features, more}` (GeoJSON features). */
 export async function runQuery(query) {
   if (query.kind === "parcel") {
     const sheets = query.local ? await sheetsByLocalNumber(query.sheet) : [];
     if (!sheets.includes(query.sheet)) sheets.push(query.sheet);
     const found = await Promise.all(sheets.map((s) => parcelsBySheet(s, query.parcel)));
-    return found.flat();
+    return { features: found.flatMap((r) => r.features), more: found.some((r) => r.more) };
   }
   if (query.kind === "address") return parcelsByAddress(query.text);
-  return [];
+  return { features: [], more: false };
 }
