@@ -8,10 +8,10 @@ LANDREC   := $(BIN)/landrec
 STAMP     := $(VENV)/.installed
 OUT       ?= out
 # Debian packages: what the demo needs, and what the tests need on top of it.
-DEMO_DEB  := tesseract-ocr gdal-bin fonts-dejavu-core
+DEMO_DEB  := tesseract-ocr gdal-bin fonts-dejavu-core fonts-dejavu-extra fonts-liberation
 TEST_DEB  := $(DEMO_DEB) postgresql-15 postgresql-15-postgis-3 chromium chromium-driver
 
-.PHONY: help demo test bench lint sample deb-demo deb-test venv clean
+.PHONY: help demo test bench lint sample deb-demo deb-test venv web clean
 
 help:
 	@echo "make demo        digitize the sample district into $(OUT)/landrec.gpkg and serve it (NO_SERVE=1 to stop after the batch)"
@@ -23,6 +23,7 @@ help:
 deb-demo deb-test: deb-%:
 	@pkgs="$(if $(filter test,$*),$(TEST_DEB),$(DEMO_DEB))"; missing=""; \
 	for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -38,10 +39,14 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
-demo: deb-demo venv
+# The web map's JavaScript (MapLibre) from the npm registry, installed, never committed.
+web: venv
+	$(BIN)/python -c "from api.web import ensure_assets; ensure_assets()"
+
+demo: deb-demo venv web
 	$(LANDREC) demo --out $(OUT) $(if $(NO_SERVE),--no-serve,)
 
-test: deb-test venv
+test: deb-test venv web
 	$(BIN)/lint-imports --config setup.cfg
 	$(BIN)/pytest tests
 
