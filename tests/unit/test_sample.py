@@ -104,3 +104,21 @@ def test_gcps_files_are_the_grid_at_true_positions(manifest):
     assert len(merged) == 36
     err = np.hypot(merged.pixel_x - merged.pixel_x_true, merged.pixel_y - merged.pixel_y_true)
     assert 0.1 < err.mean() < 1.5
+
+
+def test_base_layers(parcels):
+    roads = read_vector(SAMPLE / "base" / "roads.gpkg", layer="roads")
+    assert {"road_id", "name", "road_class", "width_m"} <= set(roads.columns)
+    assert (roads.geom_type == "LineString").all()
+    stations = read_vector(SAMPLE / "base" / "environment.gpkg", layer="stations")
+    assert set(stations["kind"]) == {"air", "water", "noise"}
+    import pyogrio
+
+    readings = pyogrio.read_dataframe(SAMPLE / "base" / "environment.gpkg", layer="readings", read_geometry=False)
+    assert {"station_id", "observed_at", "parameter", "value", "unit"} <= set(readings.columns)
+    assert set(readings["station_id"]) == set(stations["station_id"])
+    assert {"PM2.5", "NO2", "pH", "DO", "noise_dB"} <= set(readings["parameter"])
+    zones = read_vector(SAMPLE / "base" / "planning.gpkg", layer="zones")
+    assert all(is_land_use_code(c) for c in zones["planned_use"])
+    corridor = zones.loc[zones["planned_use"] == "DGT"].geometry.iloc[0]
+    assert parcels.geometry.intersects(corridor).sum() > 50
