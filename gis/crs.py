@@ -151,8 +151,12 @@ def _dm(deg: float) -> str:
 
 @lru_cache(maxsize=1)
 def _vn2000_geographic() -> GeographicCRS:
-    # No EPSG id, for the same reason as _hn72_geographic.
-    datum = CustomDatum(name="Vietnam 2000", ellipsoid=Ellipsoid.from_epsg(7030),  # WGS 84
+    # Not EPSG's datum name on purpose: GDAL recognises "Vietnam 2000", strips the TOWGS84
+    # on reading a GeoPackage, and leaves the shift to whatever operation the reader's PROJ
+    # prefers (EPSG:5194 or 6960, up to ~0.7 m apart).  Under this name the 05/2007
+    # parameters travel with every GeoPackage (tests/integration/test_store_crs.py).
+    # ESRI .prj files cannot carry a TOWGS84 at all: landrec writes GeoPackages.
+    datum = CustomDatum(name="VN-2000 (TOWGS84 of EPSG:6960)", ellipsoid=Ellipsoid.from_epsg(7030),  # WGS 84
                         prime_meridian=PrimeMeridian.from_epsg(8901))
     return GeographicCRS(name="VN-2000", datum=datum)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
@@ -17,6 +18,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 
 from gis.crs import registry, srid_of, to_wgs84
 from gis.errors import StoreError
+from gis.io import read_vector, to_vector
 from gis.store import Geometry, create_all, open_engine
 
 # One point inside each registry zone: (lon, lat) on VN-2000, near the zone's meridian.
@@ -66,6 +68,7 @@ def test_point_does_not_move_in_geopackage(entry, tmp_path):
     df = pyogrio.read_dataframe(path, layer="probe")
     assert df.geometry.iloc[0].equals_exact(pt, tolerance=1e-9)
     gdal_crs = CRS.from_user_input(df.crs)
+    assert gdal_crs.is_bound and gdal_crs == entry.crs  # the TOWGS84 came back with the file
     ours = to_wgs84(entry.crs).transform(pt.x, pt.y)
     theirs = Transformer.from_crs(gdal_crs, "EPSG:4326", always_xy=True).transform(pt.x, pt.y)
     assert _ground_mm(ours, theirs) < 1.0
@@ -89,6 +92,19 @@ def test_point_does_not_move_in_postgis(entry, pg_url):
     ours = to_wgs84(entry.crs).transform(pt.x, pt.y)
     assert _ground_mm(ours, (lon, lat)) < 1.0
     engine.dispose()
+
+
+@pytest.mark.parametrize("key", ["vn2000:tm3:107-00", "vn2000:utm48", "hn72:gk18"])
+def test_files_written_through_gdal_keep_the_shift(key, tmp_path):
+    """A GeoPackage written by gis.io (through GDAL) reads back as the registry CRS."""
+    entry = next(e for e in ZONES if e.key == key)
+    pt = _point_for(entry.crs)
+    path = tmp_path / "gdal.gpkg"
+    to_vector(gpd.GeoDataFrame({"n": [1]}, geometry=[pt], crs=entry.crs), path, "probe")
+    back = read_vector(path, "probe")
+    assert back.crs.is_bound and back.crs == entry.crs
+    assert srid_of(back.crs) == entry.srid
+    assert back.geometry.iloc[0].equals_exact(pt, tolerance=1e-9)
 
 
 def test_a_failed_transaction_leaves_nothing(store_url):
