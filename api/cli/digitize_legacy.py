@@ -15,6 +15,7 @@ from digitize.legacy import (
     parse_levels,
 )
 from digitize.legacy_read import read_drawing
+from digitize.report import write_qa_report
 from gis.crs import province as find_province
 from gis.crs import resolve_crs
 from gis.errors import CRSError, DigitizeError, InputError
@@ -48,9 +49,11 @@ def _pair(text: str | None) -> tuple[float, float] | None:
               help="Unit of the drawing's coordinates.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output GeoPackage (layers parcels and qa_findings).")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="QA report (HTML with pictures) [default: OUT with .qa.html].")
 @overwrite_option
 @json_option
-def legacy(files, crs, src_crs, levels, scale, sheet_no, text_encoding, offset, swap_xy, units, out,
+def legacy(files, crs, src_crs, levels, scale, sheet_no, text_encoding, offset, swap_xy, units, out, report,
            overwrite, as_json) -> None:
     """Import legacy cadastral drawings FILE... into the parcels layer, with topology QA.
 
@@ -81,12 +84,16 @@ def legacy(files, crs, src_crs, levels, scale, sheet_no, text_encoding, offset, 
         except InputError as exc:
             raise type(exc)(f"{path.name}: {exc.message}", hint=exc.hint) from None
     parcels, findings = assemble(results, scale=scale)
+    report = report or out.with_suffix(".qa.html")
     with Outputs(overwrite=overwrite) as outputs:
         tmp = outputs.path(out)
+        tmp_report = outputs.path(report)
         to_vector(parcels, tmp, "parcels")
         to_vector(findings_frame(findings, dst), tmp, "qa_findings")
+        write_qa_report(tmp_report, parcels, findings,
+                        title=f"landrec digitize legacy: {', '.join(p.name for p in files)}")
     summary = {
-        "out": str(out), "parcels": len(parcels), "numbered": int(parcels["parcel_no"].notna().sum()),
+        "out": str(out), "report": str(report), "parcels": len(parcels), "numbered": int(parcels["parcel_no"].notna().sum()),
         "sheets": [r.sheet.number for r in results], "levels": [r.levels.describe() for r in results],
         "findings": summarize(findings), "notes": [n for r in results for n in r.notes],
     }

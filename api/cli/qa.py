@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from api.cli.options import emit, json_option
+from api.cli.options import emit, json_option, overwrite_option
+from digitize.report import write_qa_report
 from gis.errors import InputError
-from gis.io import read_vector
+from gis.io import Outputs, read_vector
 from gis.sheets import parse_sheet
 from gis.topology import check_parcels, summarize
 
@@ -18,8 +19,11 @@ from gis.topology import check_parcels, summarize
 @click.option("--layer", default="parcels", show_default=True, help="Layer to check.")
 @click.option("--scale", type=int, default=None,
               help="Map scale denominator for the tolerances (default: from the sheet numbers).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the QA report (HTML with a picture of every finding) here.")
+@overwrite_option
 @json_option
-def qa(parcels: Path, layer: str, scale: int | None, as_json: bool) -> None:
+def qa(parcels: Path, layer: str, scale: int | None, out: Path | None, overwrite: bool, as_json: bool) -> None:
     """Check the topology of the parcel layer in PARCELS (a GeoPackage or any vector file).
 
     Invalid geometry, overlaps, gaps, slivers, duplicate numbers in a sheet, unlabeled
@@ -36,7 +40,10 @@ def qa(parcels: Path, layer: str, scale: int | None, as_json: bool) -> None:
     if scale is None:
         raise InputError("the layer has no sheet numbers to take the map scale from", hint="give --scale, e.g. 1000")
     findings = check_parcels(gdf, scale=scale, sheet_extent=extents)
-    result = {"file": str(parcels), "layer": layer, "features": len(gdf), "scale": scale,
+    if out is not None:
+        with Outputs(overwrite=overwrite) as outputs:
+            write_qa_report(outputs.path(out), gdf, findings, title=f"landrec qa: {parcels.name}")
+    result = {"file": str(parcels), "layer": layer, "report": None if out is None else str(out), "features": len(gdf), "scale": scale,
               "summary": summarize(findings), "findings": [f.to_dict() for f in findings]}
     emit(result, as_json, _text)
     if any(f.severity == "error" for f in findings):

@@ -33,6 +33,9 @@ def test_dgn_and_dxf_to_parcels(tmp_path):
     assert summary["parcels"] == summary["numbered"] == 12
     layers = dict(pyogrio.list_layers(out))
     assert set(layers) == {"parcels", "qa_findings"}
+    report = out.with_suffix(".qa.html")
+    assert report.exists() and summary["report"] == str(report)
+    assert "<img" in report.read_text(encoding="utf-8")
     parcels = pyogrio.read_dataframe(out, layer="parcels")
     assert sorted(parcels["parcel_no"]) == list(range(1, 13))
     assert {"parcel_no", "area_label_m2", "land_use", "area_m2", "sheet_no", "confidence", "qa_flags"} <= set(parcels)
@@ -43,6 +46,7 @@ def test_dgn_and_dxf_to_parcels(tmp_path):
     assert r.returncode == 2 and "--overwrite" in r.stderr
     r = landrec("digitize", "legacy", dxf, "--crs", "vn2000:bac-giang", "--scale", "1000", "--out", out, "--overwrite")
     assert r.returncode == 0, r.stderr
+    assert out.with_suffix(".qa.html").stat().st_size > 0
     assert "12 parcels (12 numbered)" in r.stdout
 
 
@@ -50,8 +54,8 @@ def bad(tmp_path, path, *extra):
     out = tmp_path / "bad.gpkg"
     r = landrec("digitize", "legacy", path, "--crs", "vn2000:bac-giang", "--out", out, *extra)
     assert r.returncode != 0
-    assert not out.exists()
-    assert not list(tmp_path.glob(".bad.gpkg*")), "temporary output left behind"
+    assert not out.exists() and not out.with_suffix(".qa.html").exists()
+    assert not list(tmp_path.glob(".bad.*")), "temporary output left behind"
     assert "Traceback" not in r.stderr
     return r.stderr
 

@@ -34,8 +34,11 @@ def test_errors_are_listed_and_exit_one(tmp_path):
     e, n = 561600.0, 2359600.0
     geoms = [box(e, n, e + 20, n + 20), box(e + 19, n, e + 40, n + 20), box(e + 40, n, e + 60, n + 20)]
     path = layer(tmp_path, geoms, [1, 1, None])
-    r = subprocess.run([LANDREC, "qa", str(path), "--json"], check=False, capture_output=True, text=True)
+    html = tmp_path / "qa.html"
+    r = subprocess.run([LANDREC, "qa", str(path), "--json", "--out", str(html)], check=False, capture_output=True,
+                       text=True)
     assert r.returncode == 1
+    assert "overlap" in html.read_text(encoding="utf-8")
     out = json.loads(r.stdout)
     assert out["summary"]["error"] == {"overlap": 1, "duplicate_number": 1, "unlabeled": 1}
     assert {tuple(f["feature_ids"]) for f in out["findings"] if f["code"] == "overlap"} == {(0, 1)}
