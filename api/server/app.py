@@ -210,8 +210,8 @@ def _single(request: Request) -> dict[str, str]:
 
 def prepare_pygeoapi(url: str, *, base_url: str, workdir: Path) -> dict:
     """Generate, validate and write the pygeoapi config and OpenAPI document; set the env."""
-    from pygeoapi.openapi import get_oas
     import yaml
+    from pygeoapi.openapi import get_oas
     cfg = config_mod.build_config(url, base_url=base_url, workdir=workdir)
     config_mod.validate(cfg)
     cfg_path = workdir / "pygeoapi-config.yml"
@@ -249,7 +249,7 @@ def create_app(url: str, *, base_url: str, workdir: Path | None = None) -> Starl
     _mount_web(app)
     app.router.routes.append(Mount("/", app=pg.APP))
     tokens = get_auth_settings().api_tokens
-    public = {pid for pid in PROCESSES}
+    public = set(PROCESSES)  # read-only processes; EDIT_PROCESSES need the land-officer role
     return AuthMiddleware(app, tokens=tokens, public_processes=public)
 
 

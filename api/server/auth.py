@@ -15,7 +15,7 @@ import json
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["AuthSettings", "get_auth_settings", "AuthMiddleware", "EDIT_ROLE", "role_of"]
+__all__ = ["EDIT_ROLE", "AuthMiddleware", "AuthSettings", "get_auth_settings", "role_of"]
 
 EDIT_ROLE = "land_officer"
 _SAFE = {"GET", "HEAD", "OPTIONS"}

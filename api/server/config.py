@@ -17,11 +17,11 @@ from pygeoapi.config import validate_config
 
 from api.server.features import CRS84, DEFAULT_LIMIT, MAX_LIMIT, epsg_uri, supported_crs
 from api.server.layers import Layer, layers_for
-from api.server.processes import PROCESSES
+from api.server.processes import EDIT_PROCESSES, PROCESSES
 from gis.crs import to_wgs84
 from gis.errors import StoreError
 
-__all__ = ["build_config", "validate", "to_yaml"]
+__all__ = ["build_config", "to_yaml", "validate"]
 
 FEATURE_PROVIDER = "api.server.providers.LandrecFeatureProvider"
 TILE_PROVIDER = "api.server.providers.LandrecTileProvider"
@@ -105,7 +105,7 @@ def build_config(url: str, *, base_url: str, workdir: Path, host: str = "127.0.0
         },
         "resources": {layer.id: _resource(url, layer) for layer in layers.values()},
     }
-    for pid, cls in PROCESSES.items():
+    for pid, cls in {**PROCESSES, **EDIT_PROCESSES}.items():
         cfg["resources"][pid] = {"type": "process", "processor": {"name": cls, "data": url}}
     return cfg
 

@@ -31,7 +31,7 @@ from shapely.geometry import box, shape
 
 from gis.errors import InputError
 
-__all__ = ["parse_text", "parse_json", "compile_filter", "SPATIAL_OPS", "SqlParts", "Node"]
+__all__ = ["SPATIAL_OPS", "Node", "SqlParts", "compile_filter", "parse_json", "parse_text"]
 
 Node = tuple  # ("and", [..]) ("or", [..]) ("not", n) ("cmp", op, a, b) ("like", a, b, neg)
 #             ("between", a, lo, hi, neg) ("in", a, [..], neg) ("isnull", a, neg)
@@ -270,7 +270,7 @@ def _temporal(value: str, kind: str) -> date | datetime:
     try:
         if kind == "DATE":
             return date.fromisoformat(value)
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)  # Python 3.11 reads a trailing Z
     except ValueError:
         raise _bad(f"cannot read {kind.lower()} {value!r}") from None
 
@@ -350,7 +350,7 @@ def _json_pred(obj: Any, depth: int) -> Node:
 
 
 def _json_scalar(obj: Any) -> Node:
-    if isinstance(obj, bool) or isinstance(obj, (int, float)) or isinstance(obj, str):
+    if isinstance(obj, (bool, int, float, str)):
         return ("lit", obj)
     if isinstance(obj, dict):
         if set(obj) == {"property"} and isinstance(obj["property"], str):
@@ -366,7 +366,7 @@ def _json_scalar(obj: Any) -> Node:
         if "type" in obj and ("coordinates" in obj or "geometries" in obj):
             try:
                 geom = shape(obj)
-            except Exception:  # shapely raises many kinds on malformed GeoJSON
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError):
                 raise _bad("malformed GeoJSON geometry") from None
             if geom.is_empty:
                 raise _bad("empty geometry literal")

@@ -28,7 +28,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -42,9 +42,21 @@ from gis.crs import to_wgs84
 from gis.errors import InputError
 from gis.store import gpkg_geometry
 
-__all__ = ["CRS84", "EPSG4326", "epsg_uri", "supported_crs", "ItemsRequest", "parse_items",
-           "Query", "build_query", "feature_collection_sync", "get_feature_sync",
-           "DEFAULT_LIMIT", "MAX_LIMIT", "OutputCRS"]
+__all__ = [
+    "CRS84",
+    "DEFAULT_LIMIT",
+    "EPSG4326",
+    "MAX_LIMIT",
+    "ItemsRequest",
+    "OutputCRS",
+    "Query",
+    "build_query",
+    "epsg_uri",
+    "feature_collection_sync",
+    "get_feature_sync",
+    "parse_items",
+    "supported_crs",
+]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
@@ -437,7 +449,7 @@ def _jsonable(v: Any) -> Any:
 
 
 def now_stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def links(base: str, layer: Layer, req: ItemsRequest, returned: int, last_id: Any,

@@ -16,13 +16,14 @@ from functools import lru_cache
 from pyproj import CRS
 from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy import types as satypes
+from sqlalchemy.exc import OperationalError
 
 from cadastre.schema import CURRENT, PUBLIC_PARCEL_FIELDS
 from gis.crs import crs_from_srid, registry
 from gis.errors import StoreError
 from gis.store import open_engine, store_kind
 
-__all__ = ["Layer", "LayerSpec", "SPECS", "discover_layers", "layers_for", "engine_for"]
+__all__ = ["SPECS", "Layer", "LayerSpec", "discover_layers", "engine_for", "layers_for"]
 
 
 @dataclass(frozen=True)
@@ -189,12 +190,12 @@ def _extent(conn, spec: LayerSpec, geom_col: str, sqlite: bool) -> tuple[float, 
         rt = f"rtree_{spec.table}_{geom_col}"
         try:
             row = conn.execute(text(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {q(rt)}")).first()
-        except Exception:  # no R-tree: read the envelopes
+        except OperationalError:  # no R-tree: read the envelopes
             row = conn.execute(text(f"SELECT min(ST_MinX({q(geom_col)})), min(ST_MinY({q(geom_col)})),"
                                     f" max(ST_MaxX({q(geom_col)})), max(ST_MaxY({q(geom_col)})) FROM {q(spec.table)}")).first()
     else:
-        row = conn.execute(text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM"
-                                f" (SELECT ST_EstimatedExtent(:t, :c)::geometry AS e) s"),
+        row = conn.execute(text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM"
+                                " (SELECT ST_EstimatedExtent(:t, :c)::geometry AS e) s"),
                            {"t": spec.table, "c": geom_col}).first()
         if row is None or row[0] is None:
             row = conn.execute(text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM"

@@ -8,12 +8,14 @@ fields ever appear in an output.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import shapely
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from shapely.geometry import shape
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.server.layers import Layer, engine_for, layers_for, q
 from cadastre.schema import PUBLIC_PARCEL_FIELDS
@@ -22,7 +24,16 @@ from gis.errors import InputError, NotFoundError
 from gis.landuse import land_use
 from gis.store import gpkg_geometry
 
-__all__ = ["PROCESSES", "PlotLookupProcessor", "AffectedParcelsProcessor", "LandUseStatsProcessor"]
+LOGGER = logging.getLogger(__name__)
+
+__all__ = [
+    "EDIT_PROCESSES",
+    "PROCESSES",
+    "AffectedParcelsProcessor",
+    "LandUseStatsProcessor",
+    "ParcelEditProcessor",
+    "PlotLookupProcessor",
+]
 
 
 class ProcessInputError(ProcessorExecuteError):
@@ -76,6 +87,9 @@ class _LandrecProcessor(BaseProcessor):
             raise ProcessInputError(user_msg=exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
         except NotFoundError as exc:
             raise ProcessNotFoundError(user_msg=exc.message) from None
+        except SQLAlchemyError:
+            LOGGER.exception("process %s failed in the store", self.metadata["id"])
+            raise ProcessorExecuteError(user_msg="the store could not answer; see the server log") from None
 
     def run(self, conn, data: dict) -> dict:
         raise NotImplementedError
@@ -106,7 +120,7 @@ def _candidates(conn, layer: Layer, bounds: tuple[float, ...]) -> list[tuple[dic
     if conn.dialect.name == "postgresql":
         sql = (f"SELECT {cols}, ST_AsBinary({g}) FROM {q(layer.table)} WHERE {layer.spec.where}"
                f" AND {g} && ST_MakeEnvelope(:x0, :y0, :x1, :y1, {int(layer.srid)})")
-        decode = lambda b: shapely.from_wkb(bytes(b))  # noqa: E731
+        decode = lambda b: shapely.from_wkb(bytes(b))
     else:
         sql = (f"SELECT {cols}, {g} FROM {q(layer.table)} WHERE {layer.spec.where} AND {q(layer.id_col)} IN"
                f" (SELECT id FROM {q(layer.rtree)} WHERE minx <= :x1 AND maxx >= :x0 AND miny <= :y1 AND maxy >= :y0)")
@@ -244,7 +258,7 @@ class AffectedParcelsProcessor(_LandrecProcessor):
             raise InputError("give geometry (GeoJSON, CRS84) or planning_zone")
         try:
             geom = shape(gj)
-        except Exception:  # shapely raises several kinds on malformed GeoJSON
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError):
             raise InputError("geometry is not valid GeoJSON") from None
         if geom.is_empty:
             raise InputError("geometry is empty")
@@ -334,3 +348,111 @@ PROCESSES: dict[str, str] = {
     "affected-parcels": "api.server.processes.AffectedParcelsProcessor",
     "land-use-statistics": "api.server.processes.LandUseStatsProcessor",
 }
+
+
+EDIT = _meta(
+    "parcel-edit", "Edit the register (land officers only)",
+    "One edit of the cadastre with its source document, as one transaction with history:"
+    " set_land_use, split (by a line in CRS84) or merge.  Needs a land officer's token;"
+    " the parcel's current version must be given (optimistic locking).",
+    {"operation": _inp("set_land_use, split or merge", {"type": "string", "enum": ["set_land_use", "split", "merge"]}, 1),
+     "parcels": _inp("Parcel references COMMUNE/SHEET/NUMBER", {"type": "array", "items": {"type": "string"}}, 1),
+     "expect_versions": _inp("The version of each parcel as read", {"type": "array", "items": {"type": "integer"}}, 1),
+     "land_use": _inp("New land-use code (set_land_use, optional for merge)", {"type": "string"}),
+     "line": _inp("Split line: GeoJSON LineString in CRS84", {"type": "object"}),
+     "source_kind": _inp("Kind of source document (decision, survey ...)", {"type": "string"}, 1),
+     "source_reference": _inp("Reference of the source document", {"type": "string"}, 1)},
+    _OUT_JSON,
+    {"operation": "set_land_use", "parcels": ["10001/2/13"], "expect_versions": [1], "land_use": "ODT",
+     "source_kind": "decision", "source_reference": "QD-123/2026"},
+)
+
+
+class ParcelEditProcessor(_LandrecProcessor):
+    """The cadastre's edit operations (:mod:`cadastre.edits`) for land officers."""
+
+    def __init__(self, processor_def: dict) -> None:
+        super().__init__(processor_def, EDIT)
+
+    def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
+        from cadastre import edits
+        from cadastre.register import open_register
+        from gis.errors import ConflictError, StoreError
+        if not isinstance(data, dict):
+            raise ProcessInputError(user_msg="inputs must be a JSON object")
+        try:
+            op, refs, versions, source = self._common(data)
+            reg = open_register(self.url)
+            try:
+                if op == "set_land_use":
+                    if len(refs) != 1 or not isinstance(data.get("land_use"), str):
+                        raise InputError("set_land_use takes one parcel and a land_use code")
+                    res = edits.set_land_use(reg, refs[0], data["land_use"], expect_version=versions[0], source=source)
+                elif op == "split":
+                    if len(refs) != 1:
+                        raise InputError("split takes one parcel and a line")
+                    res = edits.split_parcel(reg, refs[0], self._line(data.get("line")),
+                                             expect_version=versions[0], source=source)
+                else:
+                    lu = data.get("land_use")
+                    res = edits.merge_parcels(reg, refs, expect_versions=versions, source=source,
+                                              land_use=lu if isinstance(lu, str) else None)
+            finally:
+                reg.engine.dispose()
+        except InputError as exc:
+            raise ProcessInputError(user_msg=exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
+        except NotFoundError as exc:
+            raise ProcessNotFoundError(user_msg=exc.message) from None
+        except ConflictError as exc:
+            raise ProcessConflictError(user_msg=exc.message) from None
+        except StoreError as exc:
+            raise ProcessInputError(user_msg=exc.message) from None
+        except SQLAlchemyError:
+            LOGGER.exception("edit failed in the store")
+            raise ProcessorExecuteError(user_msg="the store refused the edit; see the server log") from None
+        out = res.as_dict()
+        return "application/json", {"transaction_id": out["transaction_id"], "kind": out["kind"],
+                                    "ended": [_public(v) for v in out["ended"]],
+                                    "created": [_public(v) for v in out["created"]]}
+
+    @staticmethod
+    def _common(data: dict):
+        from cadastre.edits import SourceDoc
+        op = data.get("operation")
+        if op not in ("set_land_use", "split", "merge"):
+            raise InputError("operation is set_land_use, split or merge")
+        refs, versions = data.get("parcels"), data.get("expect_versions")
+        if (not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs)
+                or not isinstance(versions, list) or len(versions) != len(refs)
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in versions)):
+            raise InputError("give parcels (COMMUNE/SHEET/NUMBER strings) and one expected version each")
+        kind, ref = data.get("source_kind"), data.get("source_reference")
+        if not (isinstance(kind, str) and kind.strip() and isinstance(ref, str) and ref.strip()):
+            raise InputError("every edit needs its source document: source_kind and source_reference")
+        return op, refs, versions, SourceDoc(kind=kind.strip(), reference=ref.strip(), officer="api:land_officer")
+
+    def _line(self, gj: Any) -> shapely.Geometry:
+        if not isinstance(gj, dict) or gj.get("type") != "LineString":
+            raise InputError("split needs line: a GeoJSON LineString in CRS84")
+        try:
+            line = shape(gj)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError):
+            raise InputError("line is not valid GeoJSON") from None
+        return _from_lonlat(self.parcels, line)
+
+
+class ProcessConflictError(ProcessorExecuteError):
+    """The parcel changed since it was read: 409."""
+
+    http_status_code = 409
+    ogc_exception_code = "Conflict"
+
+
+def _public(version: dict) -> dict:
+    """Only public identifiers of a parcel version in an edit result."""
+    return {k: version[k] for k in ("parcel_uid", "version", "ref", "parcel_no", "area_m2", "land_use")
+            if k in version}
+
+
+#: processes that change the register: only for the land-officer role (see api.server.auth)
+EDIT_PROCESSES: dict[str, str] = {"parcel-edit": "api.server.processes.ParcelEditProcessor"}

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.base import (
-    BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError, ProviderQueryError,
+    BaseProvider,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+    ProviderQueryError,
 )
 from pygeoapi.provider.base_mvt import BaseMVTProvider
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
-from pygeoapi.models.provider.base import TileMatrixSetEnum
 
 from api.server import features, tiles
 from api.server.layers import engine_for, layers_for

@@ -19,7 +19,7 @@ from gis.crs import to_wgs84
 from gis.errors import InputError
 from gis.store import gpkg_geometry
 
-__all__ = ["MAX_ZOOM", "check_tile", "tile_bounds_3857", "pg_tile_sql", "gpkg_tile"]
+__all__ = ["MAX_ZOOM", "check_tile", "gpkg_tile", "pg_tile_sql", "tile_bounds_3857"]
 
 MAX_ZOOM = 22
 EXTENT = 4096
@@ -85,8 +85,8 @@ def gpkg_tile(conn, layer: Layer, z: int, y: int, x: int) -> bytes:
         return b""
     cols = [c for c in layer.fields if layer.fields[c] != "date-time"]
     sel = ", ".join([q(layer.id_col), q(layer.geom_col)] + [q(c) for c in cols])
-    conds = [f"{q(layer.id_col)} IN (SELECT id FROM {q(layer.rtree)} WHERE minx <= :x1 AND maxx >= :x0"
-             " AND miny <= :y1 AND maxy >= :y0)"] if layer.rtree else []
+    conds = [(f"{q(layer.id_col)} IN (SELECT id FROM {q(layer.rtree)} WHERE minx <= :x1 AND maxx >= :x0"
+              " AND miny <= :y1 AND maxy >= :y0)")] if layer.rtree else []
     if layer.spec.where:
         conds.append(f"({layer.spec.where})")
     sql = f"SELECT {sel} FROM {q(layer.table)}" + (" WHERE " + " AND ".join(conds) if conds else "")

@@ -23,12 +23,13 @@ import numpy as np
 import pytest
 import requests
 import shapely
-from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, box
-from sqlalchemy import func, insert, select
+from shapely.geometry import MultiLineString, MultiPolygon, Point, box
+from sqlalchemy import func, insert, select, text
 
+from cadastre.register import init_register
 from cadastre.schema import PUBLIC_PARCEL_FIELDS, build_metadata
 from gis.crs import resolve_crs, srid_of, to_wgs84
-from gis.store import create_all, open_engine
+from gis.store import open_engine
 
 REPO = Path(__file__).resolve().parents[2]
 LANDREC = REPO / ".venv" / "bin" / "landrec"
@@ -54,24 +55,23 @@ def land_use_of(k: int) -> str:
 
 def build_store(url: str) -> None:
     """The sample: 100 current parcels (+1 retired version), sheets, units, base layers, owners."""
-    md = build_metadata(srid_of(CRS))
-    engine = open_engine(url)
-    create_all(engine, md)
-    t = md.tables
+    reg = init_register(url, CRS)
+    engine = reg.engine
+    t = reg.metadata.tables
     at = datetime(2020, 1, 1)
     with engine.begin() as c:
-        c.execute(insert(t["source"]), [{"id": 1, "kind": "survey", "reference": "S1", "date": at}])
-        c.execute(insert(t["edit_transaction"]), [{"id": 1, "kind": "load", "source_id": 1, "at": at}])
+        c.execute(insert(t["source"]), [{"kind": "survey", "reference": "S1", "date": at}])
+        c.execute(insert(t["edit_transaction"]), [{"kind": "load", "source_id": 1, "at": at}])
         rows = []
         for k in range(1, 101):
-            rows.append(dict(id=k, parcel_uid=f"uid-{k}", version=1, commune_code="10001" if k <= 50 else "10002",
-                             sheet_no="2", parcel_no=k, area_m2=400.0, land_use=land_use_of(k),
-                             address=f"Thôn {k % 10}", begin_lifespan=at, end_lifespan=None, source_id=1,
-                             transaction_id=1, content_hash="h", geom=MultiPolygon([parcel_box(k)])))
-        rows.append(dict(id=101, parcel_uid="uid-old", version=1, commune_code="10001", sheet_no="2", parcel_no=999,
-                         area_m2=1.0, land_use="ODT", address="retired", begin_lifespan=at,
-                         end_lifespan=datetime(2021, 1, 1), source_id=1, transaction_id=1, content_hash="h",
-                         geom=MultiPolygon([box(X0 - 50, Y0 - 50, X0 - 40, Y0 - 40)])))
+            rows.append({"id": k, "parcel_uid": f"uid-{k}", "version": 1, "commune_code": "10001" if k <= 50 else "10002",
+                             "sheet_no": "2", "parcel_no": k, "area_m2": 400.0, "land_use": land_use_of(k),
+                             "address": f"Thôn {k % 10}", "begin_lifespan": at, "end_lifespan": None, "source_id": 1,
+                             "transaction_id": 1, "content_hash": "h", "geom": MultiPolygon([parcel_box(k)])})
+        rows.append({"id": 101, "parcel_uid": "uid-old", "version": 1, "commune_code": "10001", "sheet_no": "2", "parcel_no": 999,
+                         "area_m2": 1.0, "land_use": "ODT", "address": "retired", "begin_lifespan": at,
+                         "end_lifespan": datetime(2021, 1, 1), "source_id": 1, "transaction_id": 1, "content_hash": "h",
+                         "geom": MultiPolygon([box(X0 - 50, Y0 - 50, X0 - 40, Y0 - 40)])})
         c.execute(insert(t["parcel"]), rows)
         c.execute(insert(t["party"]), [
             {"id": 1, "party_uid": "p1", "version": 1, "kind": "person", "name": SECRETS[0], "id_number": SECRETS[1],
@@ -90,8 +90,6 @@ def build_store(url: str) -> None:
              "geom": MultiPolygon([box(X0, Y0, X0 + 200, Y0 + 200)])}])
         c.execute(insert(t["map_sheet"]), [{"id": 1, "sheet_no": "2", "scale": 1000, "commune_code": "10001",
                                             "local_no": 2, "geom": box(X0, Y0, X0 + 200, Y0 + 200)}])
-        c.execute(insert(t["land_use_class"]), [
-            {"code": c_, "group": "x", "name_vi": c_, "name_en": c_, "color": "#FFFFFF"} for c_ in ("ONT", "LUC", "CLN")])
         c.execute(insert(t["road"]), [{"id": 1, "name": "QL1", "kind": "national", "width_m": 12.0,
                                        "geom": MultiLineString([[(X0, Y0 + 100), (X0 + 200, Y0 + 100)]])}])
         c.execute(insert(t["monitoring_station"]), [{"id": 1, "code": "AQ1", "name": "Trạm 1", "kind": "air",
@@ -100,6 +98,10 @@ def build_store(url: str) -> None:
                                                   "value": 31.5, "unit": "ug/m3"}])
         c.execute(insert(t["planning_zone"]), [{"id": 1, "code": "Z1", "name": "Khu A", "land_use": "DGT",
                                                 "geom": MultiPolygon([box(X0, Y0, X0 + 40, Y0 + 200)])}])
+        if c.dialect.name == "postgresql":  # explicit ids: move the sequences past them
+            for name in ("parcel", "party", "rrr", "admin_unit", "map_sheet", "road", "monitoring_station",
+                         "station_reading", "planning_zone"):
+                c.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"))
     engine.dispose()
 
 
@@ -470,3 +472,34 @@ def test_gdal_oapif_driver_reads_every_collection(served):
     some = pyogrio.read_dataframe(f"OAPIF:{served.base}/collections/parcels",
                                   bbox=(X0 + 1, Y0 + 1, X0 + 39, Y0 + 39))
     assert sorted(some["parcel_no"]) == [1, 2, 11, 12]
+
+
+# --- editing (last: it changes the register) -----------------------------------------
+
+def test_land_officer_edits_through_the_edit_process(served):
+    inputs = {"operation": "set_land_use", "parcels": ["10001/2/13"], "expect_versions": [1], "land_use": "ODT",
+              "source_kind": "decision", "source_reference": "QĐ-13/2026"}
+    assert execute(served, "parcel-edit", inputs).status_code == 401
+    assert execute(served, "parcel-edit", inputs,
+                   headers={"Authorization": f"Bearer {CITIZEN_TOKEN}"}).status_code == 403
+    officer = {"Authorization": f"Bearer {OFFICER_TOKEN}"}
+    r = execute(served, "parcel-edit", inputs, headers=officer)
+    assert r.status_code == 200, r.text
+    assert r.json()["created"][0]["version"] == 2 and r.json()["created"][0]["land_use"] == "ODT"
+    now = items(served, parcel_no="13")
+    assert [f["properties"]["land_use"] for f in now["features"]] == ["ODT"]
+    assert items(served, limit=1000)["numberMatched"] == 100  # the old version is history, not served
+    stale = execute(served, "parcel-edit", inputs, headers=officer)  # still says version 1
+    assert stale.status_code in (400, 409) and "version" in stale.text
+    # split parcel 100 (column 9, row 9) by a north-south line through its middle
+    a, b = lonlat(X0 + 190, Y0 + 170), lonlat(X0 + 190, Y0 + 210)
+    split = {"operation": "split", "parcels": ["10002/2/100"], "expect_versions": [1],
+             "line": {"type": "LineString", "coordinates": [a, b]}, "source_kind": "survey",
+             "source_reference": "BB-100"}
+    r = execute(served, "parcel-edit", split, headers={"X-API-Key": OFFICER_TOKEN})
+    assert r.status_code == 200, r.text
+    assert sorted(round(c["area_m2"]) for c in r.json()["created"]) == [200, 200]
+    assert items(served, limit=1000)["numberMatched"] == 101
+    assert "Bí Mật" not in r.text
+    bad = execute(served, "parcel-edit", {**inputs, "operation": "drop"}, headers=officer)
+    assert bad.status_code == 400
