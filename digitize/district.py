@@ -47,27 +47,19 @@ def outputs_of(out: str | os.PathLike) -> dict[str, Path]:
             "report": Path(f"{stem}.qa.html"), "picture": Path(f"{stem}.qa.png"), "summary": Path(f"{stem}.json")}
 
 
-def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | os.PathLike | None, crs: str,
+def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | os.PathLike, crs: str,
               scale: int | None = None, sheet_no: str | None = None, method: str = "auto", overwrite: bool = False,
               truth: str | os.PathLike | None = None, progress: Callable[[str], None] | None = None) -> dict:
     """Digitize one scanned sheet from files to files; returns the summary (also written as JSON).
 
-    ``gcps`` is a control-point file, or ``None`` to find the grid crosses on the sheet.
-    ``truth`` is an optional GeoPackage (layer ``parcels``) to score against.
+    ``gcps`` is a control-point file (CSV or QGIS ``.points``).  ``truth`` is an optional GeoPackage (layer ``parcels``) to score against.
     """
     files = outputs_of(out)
     dst_crs = resolve_crs(crs)
     with Outputs(overwrite=overwrite) as o:
         tmp = {k: o.path(v) for k, v in files.items()}
         img = read_scan(image)
-        if gcps is not None:
-            points = read_gcps(gcps)
-            source = str(gcps)
-        else:
-            from digitize.gridcross import find_control_points
-
-            points = find_control_points(img, crs=dst_crs, scale=scale, sheet_no=sheet_no)
-            source = "auto (grid crosses)"
+        points = read_gcps(gcps)
         result = digitize_scan(img, points, crs=dst_crs, scale=scale, sheet_no=sheet_no, method=method,
                                progress=progress)
         if progress:
@@ -86,7 +78,7 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
             writer.writeheader()
             writer.writerows(rows)
         summary = {
-            "sheet_no": result.sheet.number, "scale": result.sheet.scale, "image": str(image), "gcps": source,
+            "sheet_no": result.sheet.number, "scale": result.sheet.scale, "image": str(image), "gcps": str(gcps),
             "parcels": len(result.parcels), "flagged": int((result.parcels["qa_flags"] != "").sum()),
             "numbers_read": int(result.parcels["parcel_no"].notna().sum()),
             "georeference": g.summary(), "timings_s": result.timings,
@@ -142,6 +134,8 @@ def find_sheets(folder: Path) -> list[dict]:
                 continue
             meta = json.loads((d / "sheet.json").read_text(encoding="utf-8")) if (d / "sheet.json").exists() else {}
             gcps = next((p for p in [d / "gcps.csv", *sorted(d.glob("*.points"))] if p.exists()), None)
+            if gcps is None:
+                continue
             out.append({"slug": d.name, "image": images[0], "gcps": gcps,
                         "sheet_no": meta.get("number") or meta.get("sheet_no"), "scale": meta.get("scale"),
                         "truth": d / "truth.gpkg" if (d / "truth.gpkg").exists() else None})

@@ -22,12 +22,14 @@ import numpy as np
 import rasterio
 import rasterio.windows
 from affine import Affine
+from shapely.geometry import box
 from rasterio.enums import Resampling
 
 from gis.topology import Finding
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
+from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
 
 __all__ = ["write_qa_report", "render_overview", "FINDING_TEXT", "LOW_CONFIDENCE"]
 
@@ -86,13 +88,38 @@ def _open_background(background: _Background, bounds: tuple[float, float, float,
     return arr, (b[0], b[2], b[1], b[3])
 
 
+def _rings(geoms) -> list[np.ndarray]:
+    """Every ring of (multi)polygons (or lines) as coordinate arrays, for a LineCollection."""
+    out = []
+    for g in geoms:
+        if g is None or g.is_empty:
+            continue
+        b = g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g
+        for part in getattr(b, "geoms", [b]):
+            out.append(np.asarray(part.coords)[:, :2])
+    return out
+
+
+def _draw(ax, geoms, *, edge: str, width: float, fill: str | None = None) -> None:
+    """Outlines (and optionally fills) of polygons, drawn in one collection each."""
+    rings = _rings(geoms)
+    if fill is not None:
+        polys = []
+        for g in geoms:
+            for part in getattr(g, "geoms", [g]):
+                if part.geom_type == "Polygon":
+                    polys.append(np.asarray(part.exterior.coords)[:, :2])
+        ax.add_collection(PolyCollection(polys, facecolors=fill, edgecolors="none", alpha=0.35))
+    ax.add_collection(LineCollection(rings, colors=edge, linewidths=width))
+
+
 def _flagged(parcels: gpd.GeoDataFrame) -> np.ndarray:
     flags = parcels["qa_flags"].fillna("") if "qa_flags" in parcels.columns else None
     return (flags != "").to_numpy() if flags is not None else np.zeros(len(parcels), dtype=bool)
 
 
 def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background = None, title: str = "",
-                    max_px: int = 2400) -> bytes:
+                    max_px: int = 1800) -> bytes:
     """PNG bytes: the parcels over the scan, flagged parcels filled red, numbers shown when legible."""
     bounds = tuple(parcels.total_bounds)
     arr, ext = _open_background(background, bounds, max_px)
@@ -100,15 +127,12 @@ def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background = None
     fig_w = 12.0
     fig, ax = plt.subplots(figsize=(fig_w, fig_w * h / max(w, 1e-9) + 0.6), dpi=max_px / fig_w)
     if arr is not None:
-        ax.imshow(arr, extent=ext, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255, interpolation="bilinear")
+        ax.imshow(arr, extent=ext, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
     flagged = _flagged(parcels)
-    ok = parcels[~flagged]
-    bad = parcels[flagged]
-    if len(ok):
-        ok.boundary.plot(ax=ax, color="#1565c0", linewidth=0.6)
-    if len(bad):
-        bad.plot(ax=ax, color="#e53935", alpha=0.35, linewidth=0)
-        bad.boundary.plot(ax=ax, color="#b71c1c", linewidth=1.0)
+    geoms = np.asarray(parcels.geometry.values, dtype=object)
+    _draw(ax, geoms[~flagged], edge="#1565c0", width=0.6)
+    if flagged.any():
+        _draw(ax, geoms[flagged], edge="#b71c1c", width=1.0, fill="#e53935")
     if len(parcels) <= 400 and "parcel_no" in parcels.columns:
         pts = parcels.geometry.representative_point()
         for p, n in zip(pts, parcels["parcel_no"]):
@@ -133,16 +157,17 @@ def _thumbnail(geom, parcels: gpd.GeoDataFrame, background: _Background, margin:
     side = max(x1 - x0, y1 - y0) + 2 * margin
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     b = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
-    arr, ext = _open_background(background, b, 360)
-    fig, ax = plt.subplots(figsize=(2.4, 2.4), dpi=100)
+    arr, ext = _open_background(background, b, 200)
+    fig, ax = plt.subplots(figsize=(2.4, 2.4), dpi=80)
     if arr is not None:
         ax.imshow(arr, extent=ext, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255)
-    near = parcels[parcels.intersects(gpd.GeoSeries([geom]).buffer(margin).iloc[0])] if len(parcels) else parcels
-    if len(near):
-        near.boundary.plot(ax=ax, color="#1565c0", linewidth=0.8)
-    gpd.GeoSeries([geom]).boundary.plot(ax=ax, color="#e53935", linewidth=2.0)
+    if len(parcels):
+        near = parcels.geometry.values[parcels.sindex.query(box(*b))]
+        _draw(ax, np.asarray(near, dtype=object), edge="#1565c0", width=0.8)
+    _draw(ax, [geom], edge="#e53935", width=2.0)
     if geom.geom_type in ("Point", "MultiPoint"):
-        gpd.GeoSeries([geom]).plot(ax=ax, color="#e53935", markersize=30)
+        pts = np.array([(p.x, p.y) for p in getattr(geom, "geoms", [geom])])
+        ax.scatter(pts[:, 0], pts[:, 1], color="#e53935", s=30)
     ax.set_xlim(b[0], b[2])
     ax.set_ylim(b[1], b[3])
     ax.set_aspect("equal")

@@ -131,7 +131,7 @@ def _bridges(rest: np.ndarray, runs: np.ndarray, px_per_mm: float) -> np.ndarray
     return keep[lab]
 
 
-def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, piece_min_mm: float = 12.0,
+def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, piece_min_mm: float = 20.0,
                    hole_min_mm: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
     """Split ink into (line-work, other).
 

@@ -31,9 +31,8 @@ def _text(d: dict) -> str:
 
 @click.command()
 @click.argument("image", type=click.Path(dir_okay=False))
-@click.option("--gcps", "gcps_path", type=click.Path(dir_okay=False),
+@click.option("--gcps", "gcps_path", type=click.Path(dir_okay=False), required=True,
               help="Control points: CSV pixel_x,pixel_y,map_x,map_y or a QGIS .points file.")
-@click.option("--auto-gcps", is_flag=True, help="Find the grid crosses and use them as control points.")
 @crs_option
 @click.option("--scale", type=int, default=None, help="Scale denominator (default: from --sheet-no, else 1000).")
 @click.option("--sheet-no", default=None, help="Circular 25/2014 sheet number (default: the sheet under the scan).")
@@ -41,7 +40,7 @@ def _text(d: dict) -> str:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output GeoPackage (.gpkg).")
 @overwrite_option
 @json_option
-def scan(image: str, gcps_path: str | None, auto_gcps: bool, crs: str, scale: int | None, sheet_no: str | None,
+def scan(image: str, gcps_path: str, crs: str, scale: int | None, sheet_no: str | None,
          method: str, out: str, overwrite: bool, as_json: bool) -> None:
     """Digitize one scanned cadastral sheet IMAGE into parcels.
 
@@ -51,8 +50,6 @@ def scan(image: str, gcps_path: str | None, auto_gcps: bool, crs: str, scale: in
     """
     from digitize.district import run_sheet
 
-    if bool(gcps_path) == bool(auto_gcps):
-        raise click.UsageError("give either --gcps FILE or --auto-gcps")
     bar = _steps(5, "digitize")
     try:
         result = run_sheet(image, out, gcps=gcps_path, crs=crs, scale=scale, sheet_no=sheet_no, method=method,
