@@ -230,12 +230,16 @@ def store_kind(url: str | os.PathLike) -> StoreInfo:
     return StoreInfo("gpkg", f"sqlite:///{path}", path)
 
 
-def open_engine(url: str | os.PathLike, *, create: bool = True) -> Engine:
+def open_engine(url: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> Engine:
     """An SQLAlchemy engine on a GeoPackage file or a PostGIS database.
 
     A GeoPackage that does not exist is created (with its ``gpkg_*`` tables) when
     ``create`` is true; otherwise :class:`MissingFileError`.  A PostGIS database must
     exist; the ``postgis`` extension is created when missing.
+
+    On a GeoPackage, a writing engine starts every transaction with ``BEGIN IMMEDIATE``
+    (writers queue instead of failing half-way); a ``readonly`` engine (the server's)
+    starts plain deferred transactions, so any number of readers run side by side.
     """
     info = store_kind(url)
     if info.kind == "postgis":
@@ -269,12 +273,16 @@ def open_engine(url: str | os.PathLike, *, create: bool = True) -> Engine:
         _register_sqlite_functions(dbapi_conn)
         dbapi_conn.execute("PRAGMA foreign_keys = ON")
         dbapi_conn.execute("PRAGMA busy_timeout = 10000")
+        if readonly:
+            dbapi_conn.execute("PRAGMA query_only = ON")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     if not exists:
+        if readonly:
+            raise MissingFileError(f"GeoPackage {info.path} does not exist")
         with engine.begin() as conn:
             _init_gpkg(conn)
     return engine

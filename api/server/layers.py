@@ -134,7 +134,7 @@ def engine_for(url: str) -> Engine:
 
     On GeoPackage the connection also gets the shapely predicates CQL2 compiles to.
     """
-    engine = open_engine(url, create=False)
+    engine = open_engine(url, create=False, readonly=True)
     if engine.dialect.name == "sqlite":
         from api.server.cql2 import sqlite_functions
 
