@@ -9,7 +9,7 @@ STAMP     := $(VENV)/.installed
 OUT       ?= out
 # Debian packages: what the demo needs, and what the tests need on top of it.
 DEMO_DEB  := tesseract-ocr gdal-bin fonts-dejavu-core fonts-dejavu-extra fonts-liberation
-TEST_DEB  := $(DEMO_DEB) postgresql-15 postgresql-15-postgis-3 chromium chromium-driver
+TEST_DEB  := $(DEMO_DEB) postgresql-15 postgresql-15-postgis-3 chromium chromium-driver python3-qgis qgis-providers
 
 .PHONY: help demo test bench lint sample deb-demo deb-test venv web clean
 
