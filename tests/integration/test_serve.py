@@ -309,6 +309,15 @@ def test_injection_attempts_changed_nothing(served):
     engine.dispose()
 
 
+def test_html_pages_and_the_web_map_are_served(served):
+    page = served.get("/collections/parcels/items", params={"f": "html", "limit": 5})
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "Thôn" in page.content.decode("utf-8")
+    assert served.get("/collections/parcels/items/3", params={"f": "html"}).status_code == 200
+    web = served.get("/map")  # api.web.mount(app): the citizens' map
+    assert web.status_code == 200 and "text/html" in web.headers["content-type"]
+
+
 def test_unknown_collection_and_item_are_404(served):
     assert served.get("/collections/party/items").status_code == 404
     assert served.get("/collections/parcels/items/999999", params={"f": "json"}).status_code == 404
@@ -408,20 +417,20 @@ def _crawl(s: Served) -> list[str]:
     """Every public GET answer: landing page, collections, items, queryables, schemas, tiles, processes."""
     bodies = []
     for path in ("/", "/conformance", "/openapi?f=json", "/collections", "/processes"):
-        bodies.append(s.get(path).text)
+        bodies.append(s.get(path).content.decode("utf-8"))
     for c in s.get("/collections").json()["collections"]:
         cid = c["id"]
         for path in (f"/collections/{cid}", f"/collections/{cid}/queryables", f"/collections/{cid}/schema",
                      f"/collections/{cid}/items?limit=1000", f"/collections/{cid}/items?limit=1000&f=html",
                      f"/collections/{cid}/items/1?f=json"):
-            bodies.append(s.get(path).text)
+            bodies.append(s.get(path).content.decode("utf-8"))
     lon, lat = lonlat(X0 + 100, Y0 + 100)
     x, y = tile_of(lon, lat, 14)
     bodies.append(s.get(f"/collections/parcels/tiles/WebMercatorQuad/14/{y}/{x}").content.decode("latin-1"))
     for k in (1, 2):
-        bodies.append(execute(s, "plot-lookup", {"commune_code": "10001", "sheet_no": "2", "parcel_no": k}).text)
-    bodies.append(execute(s, "affected-parcels", {"planning_zone": "Z1"}).text)
-    bodies.append(execute(s, "land-use-statistics", {}).text)
+        bodies.append(execute(s, "plot-lookup", {"commune_code": "10001", "sheet_no": "2", "parcel_no": k}).content.decode("utf-8"))
+    bodies.append(execute(s, "affected-parcels", {"planning_zone": "Z1"}).content.decode("utf-8"))
+    bodies.append(execute(s, "land-use-statistics", {}).content.decode("utf-8"))
     return bodies
 
 
