@@ -8,6 +8,7 @@ that bench did not run first).
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -118,5 +119,6 @@ def run(ctx: BenchContext) -> dict:
         result["gpkg_load_s"] = round(load_s, 1)
     result["gpkg_parcels"] = small_n
     print(table(rows, ["query", "p50 ms", "p99 ms", "found"]))
+    result["loadavg"] = os.getloadavg()
     result["targets_met"] = result["postgis_p99_ms"] <= TARGET_P99_MS
     return result
