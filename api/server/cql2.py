@@ -506,7 +506,7 @@ class _Compiler:
             op = {"s_within": "s_contains", "s_contains": "s_within"}.get(op, op)
         if not (self.is_geom_prop(a) and b[0] == "geom"):
             raise _bad(f"{op.upper()} compares the geometry property with a geometry literal")
-        geom = self.to_storage(b[1])
+        geom = shapely.make_valid(self.to_storage(b[1]))  # a self-crossing ring must not reach GEOS as is
         col = '"' + self.geom_col + '"'
         if self.dialect == "postgresql":
             fn = {"s_intersects": "ST_Intersects", "s_disjoint": "ST_Disjoint", "s_equals": "ST_Equals",

@@ -104,3 +104,9 @@ def test_an_injection_string_only_ever_travels_as_a_bind():
     assert evil not in sql and params == {"p0": evil}
     sql, params = compile_(cql2.parse_text("address = 'x''); DROP TABLE parcel; --'"))
     assert "DROP" not in sql and params == {"p0": evil}
+
+
+def test_a_self_crossing_polygon_is_made_valid_before_it_reaches_the_store():
+    _, params = compile_(cql2.parse_text("S_INTERSECTS(geometry, POLYGON((0 0, 10 10, 10 0, 0 10, 0 0)))"))
+    geom = shapely.from_wkb(params["p0"])
+    assert geom.is_valid and geom.area == 50
