@@ -53,6 +53,8 @@ PARCEL_LAYER = "parcels"
 #: how far (fraction of the sheet's side) a parcel's inner point may lie outside its sheet
 SHEET_TOLERANCE = 0.02
 _REQUIRED = ("sheet_no", "parcel_no")
+#: the columns a load reads (any others in the layer are left in the file)
+_LOADED = (*_REQUIRED, "commune_code", "sheet_local_no", "land_use", "address", "owner_name", "owner_id")
 
 
 @dataclass
@@ -103,8 +105,9 @@ class LoadReport:
 # --- input --------------------------------------------------------------------------
 
 def read_parcel_layer(path: str | os.PathLike, *, layer: str = PARCEL_LAYER) -> gpd.GeoDataFrame:
-    """Read the ``parcels`` layer of a digitized or legacy output (or ground truth)."""
-    gdf = read_vector(path, layer=layer)
+    """Read the ``parcels`` layer of a digitized or legacy output (or ground truth):
+    the columns a load uses, and the geometry."""
+    gdf = read_vector(path, layer=layer, columns=list(_LOADED))
     missing = [c for c in _REQUIRED if c not in gdf.columns]
     if missing:
         raise FormatError(f"{path}: layer {layer!r} lacks the column(s) {', '.join(missing)}",
