@@ -30,8 +30,11 @@ from gis.topology import Finding, check_parcels, qa_flags
 __all__ = ["ScanResult", "PARCEL_COLUMNS", "digitize_scan", "resolve_sheet", "regions_to_map"]
 
 PARCEL_COLUMNS = ["parcel_no", "area_label_m2", "land_use", "area_m2", "sheet_no", "confidence", "qa_flags"]
-#: a region thinner than this on paper (mean width 2A/P, mm) and without a number is a road or water
+#: a region without a number, thinner than this on paper (mean width 2A/P, mm) and longer than
+#: ROAD_ELONGATION times its width, is a road or water; a small parcel whose number was not
+#: read is compact and stays a parcel
 ROAD_WIDTH_MM = 9.0
+ROAD_ELONGATION = 8.0
 
 
 @dataclass
@@ -155,6 +158,8 @@ def _sort_regions(regions: gpd.GeoDataFrame, labels: dict[int, Label], sheet: Sh
     area = shapely.area(geoms)
     width_mm = 2 * area / np.maximum(shapely.length(geoms), 1e-9) / sheet.scale * 1000.0
     touches_edge = ~shapely.within(geoms, inner)
+    width_m = 2 * area / np.maximum(shapely.length(geoms), 1e-9)
+    elongation = shapely.length(geoms) / 2 / np.maximum(width_m, 1e-9)
     reasons = []
     for i, region in enumerate(regions["region"]):
         lab = labels.get(int(region))
@@ -162,7 +167,7 @@ def _sort_regions(regions: gpd.GeoDataFrame, labels: dict[int, Label], sheet: Sh
             reasons.append("outside the sheet frame")
         elif lab is not None and lab.parcel_no is not None:
             reasons.append("")
-        elif width_mm[i] < ROAD_WIDTH_MM:
+        elif width_mm[i] < ROAD_WIDTH_MM and elongation[i] > ROAD_ELONGATION:
             reasons.append("road or water (long, narrow, no parcel number)")
         elif lab is None and touches_edge[i]:
             reasons.append("piece of a parcel of a neighbouring sheet (at the frame, no label)")
