@@ -228,8 +228,9 @@ def prepare_sheet(commune_code: str, sheet_no: str, part: gpd.GeoDataFrame, *,
         "address": address,
         "area_m2": shapely.area(geoms),
         "geom": geoms,
-        "content_hash": hashes,
-        "wkb_hex": wkb,
+        # plain Python strings (pandas would copy them into Arrow, and back for COPY)
+        "content_hash": pd.Series(hashes, dtype=object),
+        "wkb_hex": pd.Series(wkb, dtype=object),
         "owner_name": _text_column(part, "owner_name"),
         "owner_id": _text_column(part, "owner_id"),
     })
@@ -308,11 +309,14 @@ class _Writer:
             ).all()
             by_no = {r.parcel_no: r for r in current}
             frame = sheet.frame
-            hash_of = dict(zip(frame["parcel_no"].tolist(), frame["content_hash"]))
-            keep = np.array([(r := by_no.get(n)) is not None and r.content_hash == h
-                             for n, h in hash_of.items()], dtype=bool)
+            if current:
+                hash_of = dict(zip(frame["parcel_no"].tolist(), frame["content_hash"]))
+                keep = np.array([(r := by_no.get(n)) is not None and r.content_hash == h
+                                 for n, h in hash_of.items()], dtype=bool)
+                close = [r for r in current if hash_of.get(r.parcel_no) != r.content_hash]
+            else:  # a sheet loaded for the first time: every parcel is new
+                hash_of, keep, close = {}, np.zeros(len(frame), dtype=bool), []
             new_rows = frame[~keep]
-            close = [r for r in current if hash_of.get(r.parcel_no) != r.content_hash]
             result.unchanged = int(keep.sum())
             result.retired = sum(1 for r in close if r.parcel_no not in hash_of)
             result.changed = len(close) - result.retired
@@ -353,12 +357,13 @@ class _Writer:
     def _insert(self, sheet: PreparedSheet, rows: pd.DataFrame, by_no: dict, now: datetime, txn: int) -> None:
         if not len(rows):
             return
-        fresh = new_uids(len(rows))
-        uids, versions = [], []
-        for i, n in enumerate(rows["parcel_no"].tolist()):
-            old = by_no.get(n)
-            uids.append(old.parcel_uid if old is not None else fresh[i])
-            versions.append(old.version + 1 if old is not None else 1)
+        uids = new_uids(len(rows))
+        versions = [1] * len(rows)
+        if by_no:
+            for i, n in enumerate(rows["parcel_no"].tolist()):
+                old = by_no.get(n)
+                if old is not None:
+                    uids[i], versions[i] = old.parcel_uid, old.version + 1
         source_id = self._source(now)
         if self.reg.kind == "postgis":
             self._copy(sheet, rows, uids, versions, now, txn, source_id)
