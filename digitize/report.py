@@ -67,8 +67,8 @@ def _open_background(background: _Background, bounds: tuple[float, float, float,
     if isinstance(background, tuple):
         arr, t = background
         inv = ~t
-        c0, r0 = inv * (x0, y1)
-        c1, r1 = inv * (x1, y0)
+        c0, r0 = inv @ (x0, y1)
+        c1, r1 = inv @ (x1, y0)
         r0, r1 = sorted((max(0, int(r0)), min(arr.shape[0], int(np.ceil(r1)))))
         c0, c1 = sorted((max(0, int(c0)), min(arr.shape[1], int(np.ceil(c1)))))
         if r1 <= r0 or c1 <= c0:

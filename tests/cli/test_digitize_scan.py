@@ -188,3 +188,30 @@ def test_district_runs_the_sheets_and_resumes(sheet, tmp_path):
     again = json.loads(_run("-q", "digitize", "district", str(tmp_path / "district"), "--crs", "vn2000:bac-giang",
                             "--json").stdout)
     assert again["skipped"] == 1 and again["done"] == 0
+
+
+def test_district_on_a_dask_cluster_scores_against_the_truth(sheet, tmp_path):
+    from dask.distributed import LocalCluster
+
+    from digitize.district import run_district
+    from gis.crs import resolve_crs
+
+    image, gcps = sheet
+    d = tmp_path / "district" / SHEET
+    d.mkdir(parents=True)
+    (d / "scan.png").write_bytes(image.read_bytes())
+    (d / "gcps.csv").write_bytes(gcps.read_bytes())
+    (d / "sheet.json").write_text(json.dumps({"number": SHEET, "scale": 1000}))
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    truth = gpd.GeoDataFrame({"parcel_no": list(range(1, 17)), "land_use": ["LUC"] * 16, "area_m2": [15625.0] * 16},
+                             geometry=[box(E0 + 125 * i, N1 - 125 * (j + 1), E0 + 125 * (i + 1), N1 - 125 * j)
+                                       for j in range(4) for i in range(4)], crs=resolve_crs("vn2000:bac-giang"))
+    truth.to_file(d / "truth.gpkg", layer="parcels")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        result = run_district(tmp_path / "district", tmp_path / "out", crs="vn2000:bac-giang",
+                              scheduler=cluster.scheduler_address, truth=True)
+    assert result["done"] == 1 and result["failed"] == 0
+    scores = result["sheets"][0]["scores"]
+    assert scores["tp"] == 16 and scores["pq"] > 0.95 and scores["hausdorff_median_m"] < 0.5
