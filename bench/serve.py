@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ import yaml
 from pyproj import CRS, Transformer
 
 from bench.common import REPO, BenchContext, percentile, table
+from tests.netutil import free_port, wait_http
 
 VENV = REPO / ".venv" / "bin"
 CELL = 20.0  # parcel size, metres: 100 parcels per 200 m box
@@ -31,12 +31,6 @@ X0, Y0 = 400000.0, 2340000.0
 BOX = 200.0
 WORKERS = 2
 CONCURRENCY = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_table(ctx: BenchContext, n_side: int) -> str:
@@ -65,21 +59,6 @@ def make_table(ctx: BenchContext, n_side: int) -> str:
 
 
 # --- servers -------------------------------------------------------------------------
-
-def _wait(proc: subprocess.Popen, url: str, timeout: float = 300) -> None:
-    import urllib.request
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}; see its log in {proc.args}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"server did not answer {url}")
-
 
 def start_landrec(url: str, port: int, work: Path) -> subprocess.Popen:
     return subprocess.Popen([str(VENV / "landrec"), "serve", "--db", url, "--port", str(port),
@@ -226,10 +205,10 @@ def run(ctx: BenchContext) -> dict:
                         "seconds": seconds}
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     for name, (start, collection, fmt, tiles) in SERVERS.items():
-        port = _free_port()
+        port = free_port()
         proc = start(url, port, work)
         try:
-            _wait(proc, f"http://127.0.0.1:{port}/collections/{collection}/items?limit=1")
+            wait_http(f"http://127.0.0.1:{port}/collections/{collection}/items?limit=1", proc, timeout=300)
             warm = bbox_paths(collection, fmt, n_side, 200, seed=1)
             asyncio.run(_load(port, warm * 10, 3.0, CONCURRENCY))
             r = asyncio.run(_load(port, bbox_paths(collection, fmt, n_side, 100000, seed=7), seconds, CONCURRENCY))

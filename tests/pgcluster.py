@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.netutil import free_port
 
 PG_BIN = Path(os.environ.get("LANDREC_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -52,12 +53,6 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run(cluster: Cluster, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
     if cluster.as_postgres:
         cmd = " ".join(_q(a) for a in argv)
@@ -76,7 +71,7 @@ def start(port: int | None = None) -> Cluster:
                            "which installs postgresql-15 and postgresql-15-postgis-3")
     root = Path(tempfile.mkdtemp(prefix="landrec-pg-"))
     as_postgres = os.geteuid() == 0
-    cluster = Cluster(root, port or _free_port(), as_postgres)
+    cluster = Cluster(root, port or free_port(), as_postgres)
     (root / "data").mkdir()
     (root / "sock").mkdir()
     if as_postgres:

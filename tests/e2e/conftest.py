@@ -10,11 +10,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -25,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
+
+from tests.netutil import free_port, wait_http
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -59,26 +59,6 @@ class Site:
         return fc["features"][0]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"landrec serve exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-
-
 @pytest.fixture(scope="session")
 def site(pg_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """``landrec load`` the sample district into a PostGIS store, then ``landrec serve`` it.
@@ -94,13 +74,13 @@ def site(pg_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]
     r = subprocess.run([str(LANDREC), "load", str(SAMPLE_PARCELS), "--db", store],
                        capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, r.stderr
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(tmp / "serve.log", "w") as log:
         proc = subprocess.Popen([str(LANDREC), "serve", "--db", store, "--port", str(port)],
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            _wait_http(f"{base}/collections/parcels?f=json", proc, timeout=300)
+            wait_http(f"{base}/collections/parcels?f=json", proc, timeout=300)
         except RuntimeError as exc:
             os.killpg(proc.pid, signal.SIGTERM)
             pytest.fail(f"{exc}\n{(tmp / 'serve.log').read_text()}", pytrace=False)

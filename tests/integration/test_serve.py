@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import time
 import uuid
@@ -30,6 +29,7 @@ from cadastre.register import init_register
 from cadastre.schema import PUBLIC_PARCEL_FIELDS, build_metadata
 from gis.crs import resolve_crs, srid_of, to_wgs84
 from gis.store import open_engine
+from tests.netutil import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LANDREC = REPO / ".venv" / "bin" / "landrec"
@@ -103,12 +103,6 @@ def build_store(url: str) -> None:
                          "station_reading", "planning_zone"):
                 c.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"))
     engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
