@@ -18,10 +18,8 @@ import os
 import re
 import sqlite3
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import shapely
@@ -29,27 +27,36 @@ from geoalchemy2 import Geometry as GA2Geometry
 from geoalchemy2.elements import WKBElement
 from pyproj import CRS
 from sqlalchemy import (
-    JSON, Connection, Engine, Float, LargeBinary, MetaData, Numeric, String, create_engine,
-    event, text,
+    JSON,
+    Connection,
+    Engine,
+    Float,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    create_engine,
+    event,
+    text,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 from gis.crs import crs_from_srid, proj_string, srid_of
 from gis.errors import MissingFileError, StoreError
 
 __all__ = [
+    "GPKG_APPLICATION_ID",
     "Geometry",
     "StoreInfo",
-    "open_engine",
-    "store_kind",
     "create_all",
     "ensure_srid",
     "gpkg_blob",
     "gpkg_geometry",
-    "GPKG_APPLICATION_ID",
+    "open_engine",
+    "store_kind",
 ]
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -371,7 +378,7 @@ def _register_gpkg_table(conn: Connection, table) -> None:
     if conn.execute(text("SELECT 1 FROM gpkg_contents WHERE table_name = :t"), {"t": name}).first():
         return
     geoms = [c for c in table.columns if isinstance(c.type, Geometry)]
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     if not geoms:
         conn.execute(text("INSERT INTO gpkg_contents (table_name, data_type, identifier, last_change)"
                           " VALUES (:t, 'attributes', :t, :now)"), {"t": name, "now": now})
@@ -405,10 +412,3 @@ def _create_rtree(conn: Connection, t: str, c: str, i: str) -> None:
     conn.execute(text("INSERT INTO gpkg_extensions VALUES (:t, :c, 'gpkg_rtree_index',"
                       " 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')"),
                  {"t": t, "c": c})
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
-    with engine.begin() as conn:
-        yield conn
