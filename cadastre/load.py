@@ -33,6 +33,7 @@ import shapely
 from pyproj import CRS, Transformer
 from sqlalchemy import Connection, and_, func, select, text
 
+from cadastre import triage
 from cadastre.parties import set_owner
 from cadastre.register import Register, init_register, open_register, utcnow
 from gis.crs import registry
@@ -80,6 +81,7 @@ class LoadReport:
     sheets: list[SheetResult] = field(default_factory=list)
     reprojected_from: str | None = None
     unnumbered: int = 0
+    held: int = 0  # parcels held back for a human (see cadastre.triage)
 
     @property
     def refused(self) -> list[SheetResult]:
@@ -97,6 +99,7 @@ class LoadReport:
             "source": self.source,
             "reprojected_from": self.reprojected_from,
             "unnumbered": self.unnumbered,
+            "held": self.held,
             "totals": self.totals(),
             "sheets": [s.__dict__ for s in self.sheets],
         }
@@ -528,18 +531,29 @@ def _write_one(writer: _Writer, prepared: PreparedSheet | SheetResult, report: L
 
 
 def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str | None = None,
-              officer: str | None = None, on_sheet: Callable[[SheetResult], None] | None = None) -> LoadReport:
-    """Load a GeoPackage's ``parcels`` layer; a new store takes the layer's CRS."""
+              officer: str | None = None, hold_ambiguous: bool = False,
+              on_sheet: Callable[[SheetResult], None] | None = None) -> LoadReport:
+    """Load a GeoPackage's ``parcels`` layer; a new store takes the layer's CRS.
+
+    With ``hold_ambiguous``, parcels whose number is missing or repeated on its sheet
+    are held back for a human (:func:`cadastre.triage.hold_ambiguous`) and the rest of
+    the sheet is loaded; without it such a sheet is refused whole.
+    """
     gdf = read_parcel_layer(path)
+    held = gdf.iloc[:0]
+    if hold_ambiguous:
+        gdf, held = triage.hold_ambiguous(gdf)
     try:
         reg = open_register(url)
     except (StoreError, MissingFileError):
         reg = init_register(url, registry_crs(gdf.crs))
     try:
-        return load_parcels(reg, gdf, source_ref=os.fspath(path), commune=commune, officer=officer,
-                            on_sheet=on_sheet)
+        report = load_parcels(reg, gdf, source_ref=os.fspath(path), commune=commune, officer=officer,
+                              on_sheet=on_sheet)
     finally:
         reg.dispose()
+    report.held = len(held)
+    return report
 
 
 # --- bulk loads on PostGIS ----------------------------------------------------------

@@ -66,6 +66,8 @@ def _load_text(d: dict) -> str:
         lines.append(f"reprojected from {d['reprojected_from']}")
     if d["unnumbered"]:
         lines.append(f"{d['unnumbered']} parcels without a number were not loaded")
+    if d["held"]:
+        lines.append(f"{d['held']} parcels with a missing or repeated number held back for a land officer")
     lines.append(f"total: {t['inserted']} new, {t['changed']} changed, {t['retired']} retired,"
                  f" {t['unchanged']} unchanged, {t['owners_changed']} owner changes")
     return "\n".join(lines)
@@ -76,10 +78,14 @@ def _load_text(d: dict) -> str:
 @db_option
 @click.option("--commune", default=None, help="Commune code, when the layer has no commune_code column.")
 @click.option("--officer", default=None, help="Who loads (recorded with the source document).")
+@click.option("--hold-ambiguous", is_flag=True,
+              help="Load a sheet without its parcels whose number is missing or repeated (held for a "
+                   "land officer) instead of refusing the sheet.")
 @click.option("--reference", is_flag=True,
               help="PATH is a directory of reference layers (admin units, roads, stations, zones).")
 @json_option
-def load(path: str, db: str, commune: str | None, officer: str | None, reference: bool, as_json: bool) -> None:
+def load(path: str, db: str, commune: str | None, officer: str | None, hold_ambiguous: bool, reference: bool,
+         as_json: bool) -> None:
     """Load the parcels of PATH (a `landrec digitize` output) into the register, one
     transaction per sheet; a new store takes the input's CRS.  With --reference, load
     the reference layers of the directory PATH instead."""
@@ -88,7 +94,7 @@ def load(path: str, db: str, commune: str | None, officer: str | None, reference
             counts = load_reference(reg, path)
         emit(counts, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
         return
-    report: LoadReport = load_file(db, path, commune=commune, officer=officer)
+    report: LoadReport = load_file(db, path, commune=commune, officer=officer, hold_ambiguous=hold_ambiguous)
     emit(report.as_dict(), as_json, _load_text)
     if report.refused:
         raise InputError(f"{len(report.refused)} sheet(s) refused: "

@@ -30,10 +30,9 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "district"
 @click.pass_context
 def demo(ctx: click.Context, out_dir: Path, sample: Path, workers: int, no_serve: bool, port: int) -> None:
     """Digitize the sample district into OUT/landrec.gpkg, print its scores, and serve it."""
-    from cadastre.load import load_parcels, read_parcel_layer, registry_crs
+    from cadastre.load import load_file
     from cadastre.reference import load_reference
-    from cadastre.register import init_register
-    from cadastre.triage import hold_ambiguous
+    from cadastre.register import open_register
     from digitize.district import run_district
     from styles.embed import embed_styles
 
@@ -48,25 +47,20 @@ def demo(ctx: click.Context, out_dir: Path, sample: Path, workers: int, no_serve
 
     click.echo(f"2/3 loading into {store}", err=True)
     commune_of = {Path(s["dir"]).name: s["commune"] for s in manifest["sheets"]}
-    loaded, held, ref = {}, {}, {}
-    reg = None
-    try:
-        for r in result["sheets"]:
-            if r["status"] == "failed":
-                continue
-            path = digitized / f"{r['sheet']}.gpkg"
-            clean, held[r["sheet"]] = hold_ambiguous(read_parcel_layer(path))
-            reg = reg or init_register(store, registry_crs(clean.crs))
-            loaded[r["sheet"]] = load_parcels(reg, clean, source_ref=str(path), commune=commune_of.get(r["sheet"]))
-        if reg is not None:
+    loaded = {r["sheet"]: load_file(store, digitized / f"{r['sheet']}.gpkg", commune=commune_of.get(r["sheet"]),
+                                    hold_ambiguous=True)
+              for r in result["sheets"] if r["status"] != "failed"}
+    ref = {}
+    if loaded:
+        reg = open_register(store)
+        try:
             ref = {**load_reference(reg, sample / "truth"), **load_reference(reg, sample / "base")}
-    finally:
-        if reg is not None:
+        finally:
             reg.dispose()
     embed_styles(store)
 
     click.echo("3/3 summary", err=True)
-    click.echo(_summary(result, loaded, held, ref))
+    click.echo(_summary(result, loaded, ref))
     if failed:
         for r in failed:
             click.echo(f"sheet {r['sheet']} failed: {r['error']}", err=True)
@@ -79,7 +73,7 @@ def demo(ctx: click.Context, out_dir: Path, sample: Path, workers: int, no_serve
                write_config=None, overwrite=False)
 
 
-def _summary(result: dict, loaded: dict, held: dict, ref: dict) -> str:
+def _summary(result: dict, loaded: dict, ref: dict) -> str:
     """Parcels per sheet and the scores against the truth, as a table."""
     head = (f"{'sheet':<16}{'status':<9}{'parcels':>8}{'truth':>7}{'PQ':>7}{'numbers':>9}"
             f"{'H med m':>9}{'H p95 m':>9}{'targets':>9}{'loaded':>8}{'held':>6}")
@@ -92,7 +86,7 @@ def _summary(result: dict, loaded: dict, held: dict, ref: dict) -> str:
             f"{r['sheet']:<16}{r['status']:<9}{r.get('parcels') or 0:>8}{s.get('true_parcels', ''):>7}"
             f"{_f(s.get('pq')):>7}{_f(s.get('number_accuracy')):>9}{_f(s.get('hausdorff_median_m')):>9}"
             f"{_f(s.get('hausdorff_p95_m')):>9}{('met' if s.get('targets_met') else 'MISSED') if s else '':>9}"
-            f"{n_loaded:>8}{len(held.get(r['sheet'], ())):>6}")
+            f"{n_loaded:>8}{rep.held if rep else 0:>6}")
     lines.append("")
     lines.append("held: parcels whose number was not read or is repeated on its sheet; they wait for a "
                  "land officer (see each sheet's .qa.html)")
