@@ -35,11 +35,12 @@ from pyproj import CRS, Transformer
 
 from digitize.georef import ControlPoints
 from digitize.vectorize import darkness
-from gis.crs import province as find_province, provinces
+from gis.crs import province as find_province
+from gis.crs import provinces
 from gis.errors import GeoreferenceError, InputError
 from gis.sheets import Sheet, parse_sheet
 
-__all__ = ["GRID_MM", "MIN_POINTS", "Frame", "find_frame", "find_control_points", "place_sheet"]
+__all__ = ["GRID_MM", "MIN_POINTS", "Frame", "find_control_points", "find_frame", "place_sheet"]
 
 #: grid spacing on the paper, millimetres (crosses every 10 cm)
 GRID_MM = 100.0
@@ -158,13 +159,21 @@ def _cross_support(ink: np.ndarray, hm: np.ndarray, wmm: float, hmm: float, ppmm
     return score / (len(inner) + len(edges))
 
 
+def _rough_px_per_mm(shape: tuple[int, ...], sheet: Sheet, dpi_hint: float | None) -> float:
+    """The dpi given, else a guess: the frame fills about 85 % of the scan's shorter side."""
+    return dpi_hint / 25.4 if dpi_hint else min(shape[:2]) / (max(_frame_mm(sheet)) / 0.85)
+
+
 def find_frame(image_grey: np.ndarray, sheet: Sheet, *, dpi_hint: float | None = None) -> Frame:
     """Find the sheet's neat line in a scan (ink dark); raises GeoreferenceError when there is none."""
+    ppmm = _rough_px_per_mm(image_grey.shape, sheet, dpi_hint)
+    return _find_frame(darkness(image_grey, px_per_mm=ppmm), sheet, ppmm, dpi_hint)
+
+
+def _find_frame(dark: np.ndarray, sheet: Sheet, ppmm_guess: float, dpi_hint: float | None) -> Frame:
     wmm, hmm = _frame_mm(sheet)
-    h, w = image_grey.shape
-    ppmm_guess = dpi_hint / 25.4 if dpi_hint else min(h, w) / (max(wmm, hmm) / 0.85)
+    h, w = dark.shape
     f = max(1, round(ppmm_guess / _COARSE_PX_PER_MM))
-    dark = darkness(image_grey, px_per_mm=ppmm_guess)
     ink = _maxpool(dark, f) > 0.35 * 255
     ys, xs = np.nonzero(ink)
     if len(xs) < 100:
@@ -362,10 +371,11 @@ def find_control_points(image_grey: np.ndarray, sheet: Sheet, *, dpi_hint: float
     """
     if image_grey.ndim != 2:
         raise InputError("find_control_points needs a single-channel image", hint="pass ink_channel(image)")
-    frame = find_frame(image_grey, sheet, dpi_hint=dpi_hint)
+    rough = _rough_px_per_mm(image_grey.shape, sheet, dpi_hint)
+    dark = darkness(image_grey, px_per_mm=rough)  # the paper's brightness needs only a rough scale
+    frame = _find_frame(dark, sheet, rough, dpi_hint)
     ppmm = frame.px_per_mm
     wmm, hmm = _frame_mm(sheet)
-    dark = darkness(image_grey, px_per_mm=ppmm)
     nodes = _nodes(wmm, hmm)
     ni, nj = nodes[-1][0], nodes[-1][1]
     paper = np.array([(x, y) for _, _, x, y in nodes])
