@@ -24,8 +24,9 @@ from pathlib import Path
 import geopandas as gpd
 
 from digitize.georef import read_gcps
+from digitize.gridcross import find_control_points, place_sheet
 from digitize.metrics import hausdorff_targets, score_parcels
-from digitize.raster import read_scan, warp_scan, write_cog
+from digitize.raster import ink_channel, read_scan, warp_scan, write_cog
 from digitize.report import write_qa_report
 from digitize.scan import digitize_scan
 from gis.crs import resolve_crs
@@ -47,19 +48,35 @@ def outputs_of(out: str | os.PathLike) -> dict[str, Path]:
             "report": Path(f"{stem}.qa.html"), "picture": Path(f"{stem}.qa.png"), "summary": Path(f"{stem}.json")}
 
 
-def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | os.PathLike, crs: str,
+def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | os.PathLike | None = None, crs: str,
               scale: int | None = None, sheet_no: str | None = None, method: str = "auto", overwrite: bool = False,
-              truth: str | os.PathLike | None = None, progress: Callable[[str], None] | None = None) -> dict:
+              truth: str | os.PathLike | None = None, progress: Callable[[str], None] | None = None,
+              auto_gcps: bool = False, province: str | None = None) -> dict:
     """Digitize one scanned sheet from files to files; returns the summary (also written as JSON).
 
-    ``gcps`` is a control-point file (CSV or QGIS ``.points``).  ``truth`` is an optional GeoPackage (layer ``parcels``) to score against.
+    ``gcps`` is a control-point file (CSV or QGIS ``.points``); with ``auto_gcps`` instead, the
+    control points are the frame corners, frame ticks and grid crosses found on the scan, with
+    map coordinates from ``sheet_no`` (``province`` places its 3-digit northing when the CRS's
+    zone alone cannot).  ``truth`` is an optional GeoPackage (layer ``parcels``) to score against.
     """
     files = outputs_of(out)
     dst_crs = resolve_crs(crs)
+    if auto_gcps == (gcps is not None):
+        raise InputError("give either a control-point file or automatic control points, not both" if auto_gcps
+                         else "no control points: give a control-point file or ask for automatic ones",
+                         hint="use --gcps FILE, or --auto-gcps with --sheet-no")
+    if auto_gcps and not sheet_no:
+        raise InputError("automatic control points need the sheet number (it fixes the grid's map coordinates)",
+                         hint="give --sheet-no, e.g. --sheet-no 361561-4-b")
     with Outputs(overwrite=overwrite) as o:
         tmp = {k: o.path(v) for k, v in files.items()}
         img = read_scan(image)
-        points = read_gcps(gcps)
+        if auto_gcps:
+            if progress:
+                progress("control points")
+            points = find_control_points(ink_channel(img), place_sheet(sheet_no, dst_crs, province=province))
+        else:
+            points = read_gcps(gcps)
         result = digitize_scan(img, points, crs=dst_crs, scale=scale, sheet_no=sheet_no, method=method,
                                progress=progress)
         if progress:
@@ -78,7 +95,8 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
             writer.writeheader()
             writer.writerows(rows)
         summary = {
-            "sheet_no": result.sheet.number, "scale": result.sheet.scale, "image": str(image), "gcps": str(gcps),
+            "sheet_no": result.sheet.number, "scale": result.sheet.scale, "image": str(image),
+            "gcps": "auto" if auto_gcps else str(gcps),
             "parcels": len(result.parcels), "flagged": int((result.parcels["qa_flags"] != "").sum()),
             "numbers_read": int(result.parcels["parcel_no"].notna().sum()),
             "georeference": g.summary(), "timings_s": result.timings,
@@ -94,6 +112,8 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
         facts = {"Tờ bản đồ / sheet": f"{result.sheet.number} (1:{result.sheet.scale})",
                  "Nắn ảnh / georeference": f"{g.method}, RMS {g.rms_m:.3f} m = {g.rms_mm:.3f} mm "
                  f"({'đạt' if g.within_norm else 'VƯỢT'} hạn sai {g.summary()['norm_mm']} mm)",
+                 "Điểm khống chế / control points": f"{len(g.points)}, " + (
+                     "tự tìm trên khung và lưới / found on the frame and grid" if auto_gcps else f"từ / from {Path(gcps).name}"),
                  "Điểm thô / outlier points": ", ".join(g.outliers) or "-",
                  "Số thửa đọc được số / numbers read": f"{summary['numbers_read']} / {summary['parcels']}"}
         write_qa_report(tmp["report"], result.parcels, result.findings,
@@ -122,7 +142,8 @@ def find_sheets(folder: Path) -> list[dict]:
     """The sheets of a district folder: one per sub-folder holding a scan image.
 
     A sub-folder's ``sheet.json`` may give ``number`` (or ``sheet_no``) and ``scale``;
-    control points are ``gcps.csv`` or a ``.points`` file; ``truth.gpkg`` is the truth.
+    control points are ``gcps.csv`` or a ``.points`` file (``gcps`` None: found on the
+    scan, which needs the sheet number); ``truth.gpkg`` is the truth.
     """
     roots = [folder / "sheets"] if (folder / "sheets").is_dir() else [folder]
     out = []
@@ -134,21 +155,22 @@ def find_sheets(folder: Path) -> list[dict]:
                 continue
             meta = json.loads((d / "sheet.json").read_text(encoding="utf-8")) if (d / "sheet.json").exists() else {}
             gcps = next((p for p in [d / "gcps.csv", *sorted(d.glob("*.points"))] if p.exists()), None)
-            if gcps is None:
+            number = meta.get("number") or meta.get("sheet_no")
+            if gcps is None and not number:
                 continue
-            out.append({"slug": d.name, "image": images[0], "gcps": gcps,
-                        "sheet_no": meta.get("number") or meta.get("sheet_no"), "scale": meta.get("scale"),
+            out.append({"slug": d.name, "image": images[0], "gcps": gcps, "sheet_no": number, "scale": meta.get("scale"),
                         "truth": d / "truth.gpkg" if (d / "truth.gpkg").exists() else None})
     return out
 
 
-def _job(sheet: dict, out_dir: str, crs: str, method: str, truth: bool) -> dict:
+def _job(sheet: dict, out_dir: str, crs: str, method: str, truth: bool, auto_gcps: bool) -> dict:
     """One sheet in a worker: never raises for an expected error, reports it."""
     out = Path(out_dir) / f"{sheet['slug']}.gpkg"
+    auto = auto_gcps or sheet["gcps"] is None
     try:
-        s = run_sheet(sheet["image"], out, gcps=sheet["gcps"], crs=crs, scale=sheet["scale"],
+        s = run_sheet(sheet["image"], out, gcps=None if auto else sheet["gcps"], crs=crs, scale=sheet["scale"],
                       sheet_no=sheet["sheet_no"], method=method, overwrite=True,
-                      truth=sheet["truth"] if truth else None)
+                      truth=sheet["truth"] if truth else None, auto_gcps=auto)
         return {"sheet": sheet["slug"], "status": "done", "parcels": s["parcels"], "scores": s.get("scores"),
                 "timings_s": s["timings_s"]}
     except LandrecError as exc:
@@ -156,11 +178,14 @@ def _job(sheet: dict, out_dir: str, crs: str, method: str, truth: bool) -> dict:
 
 
 def run_district(folder: Path, out_dir: Path, *, crs: str, method: str = "auto", workers: int = 2,
-                 scheduler: str | None = None, truth: bool = False, progress: bool = False) -> dict:
+                 scheduler: str | None = None, truth: bool = False, progress: bool = False,
+                 auto_gcps: bool = False) -> dict:
     """Digitize every sheet of ``folder`` into ``out_dir``; sheets already done are skipped.
 
     Sheets run in ``workers`` local processes, or on the Dask distributed cluster at
-    ``scheduler``.  Returns per-sheet statuses and counts.
+    ``scheduler``.  A sheet without a control-point file, and every sheet with
+    ``auto_gcps``, is georeferenced from the grid crosses found on its scan.  Returns
+    per-sheet statuses and counts.
     """
     from tqdm import tqdm
 
@@ -168,7 +193,8 @@ def run_district(folder: Path, out_dir: Path, *, crs: str, method: str = "auto",
     sheets = find_sheets(folder)
     if not sheets:
         raise InputError(f"no sheet folders with a scan image under {folder}",
-                         hint="give a folder with one sub-folder per sheet (image + gcps.csv)")
+                         hint="give a folder with one sub-folder per sheet (image + gcps.csv, or sheet.json "
+                         "with the sheet number)")
     out_dir.mkdir(parents=True, exist_ok=True)
     todo, results = [], []
     for s in sheets:
@@ -180,7 +206,7 @@ def run_district(folder: Path, out_dir: Path, *, crs: str, method: str = "auto",
         else:
             todo.append(s)
     bar = tqdm(total=len(todo), desc="sheets", unit="sheet", disable=not progress)
-    args = (str(out_dir), crs, method, truth)
+    args = (str(out_dir), crs, method, truth, auto_gcps)
     if todo and scheduler:
         from dask.distributed import Client, as_completed as dask_completed
 

@@ -415,8 +415,9 @@ def place_sheet(number: str, crs: CRS, *, province: str | None = None) -> Sheet:
     otherwise the provinces on the central meridian of ``crs`` (a VN-2000 TM-3 zone) do,
     when only one reading of the number falls near one of them.
     """
-    lon0 = next((p.value for p in (crs.coordinate_operation.params if crs.coordinate_operation else [])
-                 if "longitude of natural origin" in p.name.lower()), None)
+    proj = crs.source_crs if crs.is_bound else crs
+    op = proj.coordinate_operation if proj.is_projected else None
+    lon0 = next((p.value for p in (op.params if op else []) if "longitude of natural origin" in p.name.lower()), None)
     if province is not None:
         lats = [find_province(province).approx_lat]
     else:
@@ -424,7 +425,7 @@ def place_sheet(number: str, crs: CRS, *, province: str | None = None) -> Sheet:
     if not lats:
         raise InputError(f"cannot tell where sheet {number} lies: {crs.name} is not a VN-2000 TM-3 zone",
                          hint="give --crs vn2000:<province>, or --province")
-    to_geo = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+    to_geo = Transformer.from_crs(proj, proj.geodetic_crs, always_xy=True)
     readings = []
     for hint in (1_000_000.0, 2_000_000.0, 3_000_000.0):
         s = parse_sheet(number, northing_hint=hint)

@@ -31,18 +31,28 @@ def _text(d: dict) -> str:
 
 @click.command()
 @click.argument("image", type=click.Path(dir_okay=False))
-@click.option("--gcps", "gcps_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--gcps", "gcps_path", type=click.Path(dir_okay=False), default=None,
               help="Control points: CSV pixel_x,pixel_y,map_x,map_y or a QGIS .points file.")
+@click.option("--auto-gcps", is_flag=True,
+              help="Find the control points on the scan instead: frame corners, frame ticks and grid crosses, "
+              "with map coordinates from --sheet-no (required). Not together with --gcps.")
 @crs_option
 @click.option("--scale", type=int, default=None, help="Scale denominator (default: from --sheet-no, else 1000).")
 @click.option("--sheet-no", default=None, help="Circular 25/2014 sheet number (default: the sheet under the scan).")
+@click.option("--province", default=None,
+              help="With --auto-gcps: the province, to place the sheet number's 3-digit northing when the "
+              "CRS's zone alone cannot.")
 @_METHOD
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Output GeoPackage (.gpkg).")
 @overwrite_option
 @json_option
-def scan(image: str, gcps_path: str, crs: str, scale: int | None, sheet_no: str | None,
-         method: str, out: str, overwrite: bool, as_json: bool) -> None:
+def scan(image: str, gcps_path: str | None, auto_gcps: bool, crs: str, scale: int | None, sheet_no: str | None,
+         province: str | None, method: str, out: str, overwrite: bool, as_json: bool) -> None:
     """Digitize one scanned cadastral sheet IMAGE into parcels.
+
+    Control points come from --gcps FILE (hand-picked), or with --auto-gcps from the
+    sheet itself: its frame corners, the grid ticks on the frame and the grid crosses
+    every 10 cm, their map coordinates fixed by --sheet-no.  Either one, not both.
 
     Writes OUT (layer parcels, layer control_points), the georeferenced scan as a
     Cloud-Optimized GeoTIFF (OUT without .gpkg + .scan.tif), the control-point
@@ -50,10 +60,11 @@ def scan(image: str, gcps_path: str, crs: str, scale: int | None, sheet_no: str 
     """
     from digitize.district import run_sheet
 
-    bar = _steps(5, "digitize")
+    bar = _steps(6 if auto_gcps else 5, "digitize")
     try:
         result = run_sheet(image, out, gcps=gcps_path, crs=crs, scale=scale, sheet_no=sheet_no, method=method,
-                           overwrite=overwrite, progress=lambda name: (bar.set_postfix_str(name), bar.update(1)))
+                           overwrite=overwrite, progress=lambda name: (bar.set_postfix_str(name), bar.update(1)),
+                           auto_gcps=auto_gcps, province=province)
     finally:
         bar.close()
     emit(result, as_json, _text)
@@ -74,18 +85,22 @@ def _district_text(d: dict) -> str:
 @click.option("--workers", type=int, default=2, show_default=True, help="Local worker processes.")
 @click.option("--scheduler", default=None, help="Address of a Dask distributed scheduler (tcp://host:8786).")
 @click.option("--truth", is_flag=True, help="Score each sheet against its truth.gpkg and print the scores.")
+@click.option("--auto-gcps", is_flag=True,
+              help="Find every sheet's control points on its scan (grid crosses), even where a gcps file exists.")
 @json_option
 def district(folder: str, out: str | None, crs: str, method: str, workers: int, scheduler: str | None,
-             truth: bool, as_json: bool) -> None:
+             truth: bool, auto_gcps: bool, as_json: bool) -> None:
     """Digitize every sheet of a district FOLDER, in parallel and resumable.
 
-    FOLDER holds one sub-folder per sheet (an image and gcps.csv or .points; its
-    sheet.json, when present, names the sheet).  A re-run skips sheets already done.
+    FOLDER holds one sub-folder per sheet: an image, and gcps.csv or .points, or a
+    sheet.json naming the sheet (number), whose control points are then found on the
+    scan (frame and grid crosses).  A re-run skips sheets already done.
     """
     from digitize.district import run_district
 
     result = run_district(Path(folder), Path(out) if out else Path(folder) / "digitized", crs=crs, method=method,
-                          workers=workers, scheduler=scheduler, truth=truth, progress=progress_enabled())
+                          workers=workers, scheduler=scheduler, truth=truth, progress=progress_enabled(),
+                          auto_gcps=auto_gcps)
     emit(result, as_json, _district_text)
     if result["failed"]:
         raise SystemExit(1)
