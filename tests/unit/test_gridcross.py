@@ -41,7 +41,7 @@ def _key(world: np.ndarray) -> list[tuple[float, float]]:
 
 @pytest.mark.parametrize("name", SHEETS)
 def test_auto_points_are_the_hand_picked_nodes_where_they_are(found, name):
-    meta, sheet, auto, hand, warp = found[name]
+    _, _, auto, hand, warp = found[name]
     hand_at = dict(zip(_key(hand.world), hand.pixel))
     true_at = {(round(r.map_x, 3), round(r.map_y, 3)): (r.pixel_x, r.pixel_y) for r in warp.itertuples()}
     keys = _key(auto.world)
@@ -57,7 +57,7 @@ def test_auto_points_are_the_hand_picked_nodes_where_they_are(found, name):
 
 @pytest.mark.parametrize("name", SHEETS)
 def test_georeference_from_auto_points_meets_the_norm_against_the_true_warp(found, name):
-    meta, sheet, auto, hand, warp = found[name]
+    _, sheet, auto, hand, warp = found[name]
     e0, n0, e1, n1 = sheet.extent
     inside = warp[warp.map_x.between(e0, e1) & warp.map_y.between(n0, n1)]
     pix = inside[["pixel_x", "pixel_y"]].to_numpy(float)
