@@ -26,7 +26,7 @@ import numpy as np
 from gis.errors import DigitizeError
 from gis.landuse import is_land_use_code, land_uses
 
-__all__ = ["Label", "Token", "find_label_clusters", "read_labels", "parse_label", "restore_decimal"]
+__all__ = ["Label", "Token", "find_label_clusters", "parse_label", "read_labels", "restore_decimal"]
 
 _ROW_HEIGHT = 36  # pixels of a text row handed to tesseract
 _WHITELIST = "0123456789.,ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -43,6 +43,7 @@ class Token:
     row: int
     x: float
     conf: float
+    box: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 in scan pixels, when known
 
 
 @dataclass
@@ -122,13 +123,14 @@ def _merge_near(clusters: list[tuple[int, tuple[int, int, int, int], int]],
     return out
 
 
-def _rows(crop: np.ndarray, px_per_mm: float) -> list[tuple[int, np.ndarray]]:
+def _rows(crop: np.ndarray, px_per_mm: float, char_h: float | None = None) -> list[tuple[int, np.ndarray]]:
     """Cut a binary label crop into text lines, top to bottom.
 
     Characters (connected pieces, without fraction bars and specks) are chained into
     a line when they overlap vertically by half the smaller height and are less than
     two character heights apart; each line comes back as (top row, mask of its
-    characters over the crop's width).
+    characters over the crop's width).  ``char_h`` is the sheet's character height
+    (pixels), else the crop's median piece height.
     """
     crop = crop.copy()
     prof = crop.sum(axis=1)
@@ -136,7 +138,7 @@ def _rows(crop: np.ndarray, px_per_mm: float) -> list[tuple[int, np.ndarray]]:
         crop[prof <= max(2, 0.12 * np.median(prof[prof > 0]))] = False
     n, lab, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
     if n > 2:  # characters of two rows that touch: cut a too-tall piece at its narrow waist
-        med = float(np.median(stats[1:, cv2.CC_STAT_HEIGHT]))
+        med = char_h or float(np.median(stats[1:, cv2.CC_STAT_HEIGHT]))
         cut = False
         for i in np.flatnonzero(stats[:, cv2.CC_STAT_HEIGHT] > 1.2 * med):
             if i == 0:
@@ -144,8 +146,9 @@ def _rows(crop: np.ndarray, px_per_mm: float) -> list[tuple[int, np.ndarray]]:
             x, y, w, h, _ = stats[i]
             comp = lab[y:y + h, x:x + w] == i
             widths = comp.sum(axis=1)
-            # the neck lies where one character of normal height ends and the other begins
-            lo, hi = max(1, int(min(h - med, med)) - 2), min(h - 1, int(max(h - med, med)) + 3)
+            # the neck lies about where one character of normal height ends and the other begins
+            lo = max(1, int(min(h - med, med) - 0.25 * med))
+            hi = min(h - 1, int(max(h - med, med) + 0.25 * med) + 1)
             if hi <= lo:
                 continue
             r = lo + int(np.argmin(widths[lo:hi]))
@@ -203,12 +206,14 @@ def _rows(crop: np.ndarray, px_per_mm: float) -> list[tuple[int, np.ndarray]]:
     return [(y0, m) for _, y0, m in lines]
 
 
-def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> np.ndarray:
+def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> tuple[np.ndarray, float, float]:
     """A text row scaled to :data:`_ROW_HEIGHT`, black on white, trimmed and padded.
 
     With ``dark`` (the scan's darkness over the same pixels) the row keeps its grey
     edges, which tesseract reads better than a hard mask; pixels away from the row's
-    own characters (lines, neighbouring labels) are blanked either way.
+    own characters (lines, neighbouring labels) are blanked either way.  Also returns
+    where the image's column 0 lies in the mask's columns and the scale factor, so a
+    column ``c`` of the image is column ``left + c / scale`` of the mask.
     """
     xs = np.nonzero(mask.any(axis=0))[0]
     mask = mask[:, xs.min():xs.max() + 1]
@@ -222,8 +227,9 @@ def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> np.ndarray:
     pad = max(2, mask.shape[0] // 6)
     img = np.pad(img, pad, constant_values=255)
     f = _ROW_HEIGHT / img.shape[0]
-    return cv2.resize(img, (max(1, int(round(img.shape[1] * f))), _ROW_HEIGHT),
-                      interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA).clip(0, 255).astype(np.uint8)
+    img = cv2.resize(img, (max(1, int(round(img.shape[1] * f))), _ROW_HEIGHT),
+                     interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA).clip(0, 255).astype(np.uint8)
+    return img, float(xs.min() - pad), f
 
 
 def _tesseract_tsv(image: np.ndarray) -> list[dict[str, str]]:
@@ -248,20 +254,21 @@ def _tesseract_tsv(image: np.ndarray) -> list[dict[str, str]]:
     return [r for r in rows if r.get("level") == "5" and r.get("text", "").strip()]
 
 
-def _ocr_batch(rows: list[np.ndarray]) -> list[list[tuple[str, float, float]]]:
-    """Read many rows with one tesseract call: (word, x, confidence) per row."""
+def _ocr_batch(rows: list[np.ndarray]) -> list[list[tuple[str, float, float, float]]]:
+    """Read many rows with one tesseract call: (word, left, right, confidence) per row, in row-image columns."""
     gap = _ROW_HEIGHT * 3 // 4
     width = max(r.shape[1] for r in rows) + 2 * gap
     sheet = np.full((len(rows) * (_ROW_HEIGHT + gap) + gap, width), 255, np.uint8)
     for i, r in enumerate(rows):
         top = gap + i * (_ROW_HEIGHT + gap)
         sheet[top:top + _ROW_HEIGHT, gap:gap + r.shape[1]] = r
-    out: list[list[tuple[str, float, float]]] = [[] for _ in rows]
+    out: list[list[tuple[str, float, float, float]]] = [[] for _ in rows]
     for w in _tesseract_tsv(sheet):
         left, top, wd, ht = (int(w[k]) for k in ("left", "top", "width", "height"))
         i = int((top + ht / 2 - gap / 2) // (_ROW_HEIGHT + gap))
         if 0 <= i < len(rows):
-            out[i].append((w["text"].strip(), (left + wd / 2 - gap) / _ROW_HEIGHT, max(float(w["conf"]), 0.0) / 100.0))
+            out[i].append((w["text"].strip(), float(left - gap), float(left + wd - gap),
+                           max(float(w["conf"]), 0.0) / 100.0))
     return out
 
 
@@ -299,6 +306,16 @@ def restore_decimal(area_label: float | None, area_m2: float, *, decimals: int =
     return fixed if abs(fixed - area_m2) <= 0.1 * area_m2 else area_label
 
 
+def _split_code(p: str) -> list[str]:
+    """A word fused from a code and a number (``94CLN``, ``ONT140``) in its two parts."""
+    m = re.fullmatch(r"([A-Z]{3})([0-9][0-9A-Z.,]*)|([0-9][0-9A-Z.,]*?)([A-Z]{3})", p)
+    if m is None:
+        return [p]
+    parts = [g for g in m.groups() if g]
+    code = parts[0] if parts[0].isalpha() else parts[1]
+    return parts if is_land_use_code(code) else [p]
+
+
 def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | None, float]:
     """Sort a label's tokens into (parcel number, area, code, confidence).
 
@@ -306,10 +323,16 @@ def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | No
     top row holding a number; the area is a number of a lower row (one with decimals
     first), or the number after a ``/`` or a second number on the top row.
     """
+    number, area, code, conf, _ = _parse(tokens)
+    return number, area, code, conf
+
+
+def _parse(tokens: list[Token]) -> tuple[int | None, float | None, str | None, float, Token | None]:
+    """:func:`parse_label`, and the token the number was read from."""
     code, conf = None, []
     numbers: list[Token] = []
     for t in tokens:
-        parts = [p for p in re.split(r"[/]", t.text) if p]
+        parts = [q for p in re.split(r"[/]", t.text) if p for q in _split_code(p)]
         for p in parts:
             letters = sum(c.isalpha() for c in p)
             c = _as_code(p) if letters >= 2 and len(p) == 3 else None
@@ -317,14 +340,15 @@ def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | No
                 code = c
                 conf.append(t.conf)
             elif 3 * letters <= len(p):  # mostly digits: a number (a letter or so misread)
-                numbers.append(Token(p, t.row, t.x, t.conf))
-    number = area = None
+                numbers.append(Token(p, t.row, t.x, t.conf, t.box))
+    number = area = anchor = None
     numbers.sort(key=lambda t: (t.row, t.x))
     top_row = numbers[0].row if numbers else 0
     if numbers and not any(ch in numbers[0].text for ch in ".,"):
         number = _as_int(numbers[0].text)
         if number is not None:
             conf.append(numbers[0].conf)
+            anchor = numbers[0]
             numbers = numbers[1:]
     lower = [t for t in numbers if number is None or t.row > top_row]
     same = [t for t in numbers if number is not None and t.row == top_row]
@@ -334,48 +358,134 @@ def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | No
         area = _as_area(t.text)
         if area is not None:
             conf.append(t.conf)
+            anchor = anchor or t
             break
     c = float(np.mean(conf)) if conf else 0.0
     found = sum(v is not None for v in (number, area, code))
-    return number, area, code, c * found / 3
+    return number, area, code, c * found / 3, anchor
+
+
+def _char_height(text: np.ndarray, px_per_mm: float) -> float | None:
+    """The median height (pixels) of the text pieces between 0.8 and 10 mm tall: the sheet's character height."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(text.astype(np.uint8), connectivity=8)
+    h = stats[1:, cv2.CC_STAT_HEIGHT]
+    h = h[(h >= 0.8 * px_per_mm) & (h <= 10 * px_per_mm)]
+    return float(np.median(h)) if len(h) else None
+
+
+def _without_bars(text: np.ndarray, char_h: float) -> np.ndarray:
+    """The text ink without fraction bars and underlines (horizontal strokes much longer than a character is tall).
+
+    A bar touching the digits over it joins them into one piece that tesseract misreads
+    (an underlined ``21`` comes back as ``5``).
+    """
+    length = max(5, round(1.6 * char_h))
+    bars = cv2.morphologyEx(text.astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, length), np.uint8)).astype(bool)
+    return text & ~bars
+
+
+def _region_under(box: tuple[int, int, int, int], text: np.ndarray, labels: np.ndarray) -> int:
+    """The region holding most of the text ink in ``box`` (0 when none)."""
+    x0, y0, x1, y1 = box
+    regs = labels[y0:y1, x0:x1][text[y0:y1, x0:x1]]
+    regs = regs[regs > 0]
+    if len(regs) == 0:
+        regs = labels[y0:y1, x0:x1].ravel()
+        regs = regs[regs > 0]
+    return int(np.bincount(regs).argmax()) if len(regs) else 0
 
 
 def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines: np.ndarray | None = None,
-                dark: np.ndarray | None = None, workers: int = 2, batch_rows: int = 150) -> dict[int, Label]:
+                dark: np.ndarray | None = None, m_per_px: float | None = None, workers: int = 2,
+                batch_rows: int = 150) -> dict[int, Label]:
     """Read the label of every region that has text; returns {region id: Label}.
 
     ``text`` is the non-line ink (see :func:`digitize.vectorize.split_linework`),
     ``labels`` the region partition, ``lines`` the line-work and ``dark`` the ink
-    darkness (0 = paper), all in scan pixels.
+    darkness (0 = paper), all in scan pixels.  A label belongs to the region under its
+    parcel number (its text may spill over the boundary); a land-use code read on its
+    own (cut off its label by a boundary line) joins the nearest label that has none.
+    With ``m_per_px`` (ground metres per scan pixel), a region holding several labels
+    keeps the one whose area agrees with the region's.
     """
+    char_h = _char_height(text, px_per_mm)
+    if char_h is not None:
+        text = _without_bars(text, char_h)
     clusters = find_label_clusters(text, labels, px_per_mm=px_per_mm, lines=lines)
-    entries: list[tuple[int, tuple[int, int, int, int], int]] = []  # region, bbox, row count
+    entries: list[tuple[int, tuple[int, int, int, int], list[tuple[int, int, float, float]]]] = []
     rows: list[np.ndarray] = []
     for region, (x0, y0, x1, y1) in clusters:
-        rr = _rows(text[y0:y1, x0:x1], px_per_mm)
-        if not rr:
-            continue
-        entries.append((region, (x0, y0, x1, y1), len(rr)))
-        rows.extend(_row_image(m, None if dark is None else dark[y0 + top:y0 + top + m.shape[0], x0:x1])
-                    for top, m in rr)
+        geo = []
+        for top, m in _rows(text[y0:y1, x0:x1], px_per_mm, char_h):
+            img, left, f = _row_image(m, None if dark is None else dark[y0 + top:y0 + top + m.shape[0], x0:x1])
+            rows.append(img)
+            geo.append((y0 + top, y0 + top + m.shape[0], x0 + left, f))
+        if geo:
+            entries.append((region, (x0, y0, x1, y1), geo))
     if not rows:
         return {}
     batches = [rows[i:i + batch_rows] for i in range(0, len(rows), batch_rows)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         read = [w for batch in pool.map(_ocr_batch, batches) for w in batch]
-    out: dict[int, Label] = {}
+    found: list[Label] = []
     k = 0
-    for region, bbox, n in entries:
-        tokens = [Token(word, r, x, c) for r in range(n) for word, x, c in read[k + r]]
-        k += n
-        number, area, code, conf = parse_label(tokens)
-        lab = Label(region, number, area, code, conf, " | ".join(" ".join(w for w, _, _ in read[k - n + r])
-                                                              for r in range(n)), bbox, tokens)
-        old = out.get(region)
-        if old is None or _score(lab) > _score(old):
-            out[region] = lab
+    for region, bbox, geo in entries:
+        tokens = []
+        for r, (ya, yb, xl, f) in enumerate(geo):
+            tokens.extend(Token(word, r, (lo + hi) / 2 / _ROW_HEIGHT, c,
+                                (int(xl + lo / f), ya, int(np.ceil(xl + hi / f)), yb))
+                          for word, lo, hi, c in read[k + r])
+        text_read = " | ".join(" ".join(w[0] for w in read[k + r]) for r in range(len(geo)))
+        k += len(geo)
+        number, area, code, conf, anchor = _parse(tokens)
+        if anchor is not None:
+            region = _region_under(anchor.box, text, labels) or region
+        found.append(Label(region, number, area, code, conf, text_read, bbox, tokens))
+    _attach_lone_codes(found, px_per_mm)
+    pixels = np.bincount(labels.ravel()) if m_per_px else None
+    out: dict[int, Label] = {}
+    for lab in found:
+        if lab.parcel_no is None and lab.area_label_m2 is None:
+            continue
+        area_m2 = float(pixels[lab.region]) * m_per_px**2 if pixels is not None and lab.region < len(pixels) else None
+        old = out.get(lab.region)
+        if old is None or _score(lab, area_m2) > _score(old, area_m2):
+            out[lab.region] = lab
     return out
 
 
-def _score(lab: Label) -> float:
-    return sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use)) + lab.confidence
+def _attach_lone_codes(found: list[Label], px_per_mm: float) -> None:
+    """Give a code read on its own to the nearest label without one (within a few mm), nearest pairs first."""
+    lone = [lab for lab in found if lab.land_use and lab.parcel_no is None and lab.area_label_m2 is None]
+    need = [lab for lab in found if lab.land_use is None and (lab.parcel_no is not None or lab.area_label_m2)]
+    reach = 3.0 * px_per_mm
+    pairs = []
+    for i, a in enumerate(lone):
+        for j, b in enumerate(need):
+            dx = max(a.bbox[0], b.bbox[0]) - min(a.bbox[2], b.bbox[2])
+            dy = max(a.bbox[1], b.bbox[1]) - min(a.bbox[3], b.bbox[3])
+            d = max(dx, dy, 0)
+            if d <= reach:
+                pairs.append((d, i, j))
+    used_a, used_b = set(), set()
+    for _, i, j in sorted(pairs):
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        a, b = lone[i], need[j]
+        have = sum(v is not None for v in (b.parcel_no, b.area_label_m2))
+        mean = (b.confidence * 3 + a.confidence * 3) / (have + 1)  # confidence = mean x found / 3
+        b.land_use = a.land_use
+        b.confidence = mean * (have + 1) / 3
+        b.text = f"{b.text} | {a.text}"
+
+
+def _score(lab: Label, area_m2: float | None) -> float:
+    """How good a reading is: values found, confidence, and (strongly) an area label that agrees with the region."""
+    s = sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use)) + lab.confidence
+    if area_m2 and lab.area_label_m2:
+        a = lab.area_label_m2
+        if min(abs(a - area_m2), abs(a / 10 - area_m2)) <= 0.1 * area_m2:
+            s += 3
+    return s
