@@ -121,7 +121,7 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("vectorize")
 
     step("labels")
-    labels = read_labels(vec.text, vec.labels, px_per_mm=px_per_mm, lines=vec.lines, dark=vec.dark)
+    labels = read_labels(vec.text, vec.labels, px_per_mm=px_per_mm, lines=vec.lines, dark=vec.dark, m_per_px=px_m)
     lap("labels")
 
     step("parcels")
