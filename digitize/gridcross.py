@@ -17,8 +17,8 @@ coordinates too.  :func:`find_control_points` finds them in the scan:
    corner) are each fitted as a straight line to the centroids of their ink across
    the stroke, and the two lines are intersected.
 4. Nodes not found, or not where a second-order model of the others puts them
-   (iterative rejection), are dropped; the rest are measured again from that model
-   with a tighter search.
+   (iterative rejection), are dropped; then every node is measured again from that
+   model, with a tighter search, and checked again.
 
 Sizes are derived from the scan's resolution (px per mm, estimated from the frame and
 the sheet's scale when the dpi is not given), never from a particular drawing style.
@@ -386,22 +386,28 @@ def find_control_points(image_grey: np.ndarray, sheet: Sheet, *, dpi_hint: float
     pred = _apply(hm, paper)
     found = np.full((len(nodes), 2), np.nan)
     keep = np.zeros(len(nodes), dtype=bool)
-    for search_mm in (2.5, 1.0):
+    best = 0
+    for search_mm in (2.5, 1.0):  # from the frame's corners, then from a model of the nodes found
+        got = np.full((len(nodes), 2), np.nan)
         for k, (i, j, x, y) in enumerate(nodes):
             ux = _apply(hm, [[x + 1, y]])[0] - _apply(hm, [[x - 1, y]])[0]
             uy = _apply(hm, [[x, y + 1]])[0] - _apply(hm, [[x, y - 1]])[0]
             ux, uy = ux / np.hypot(*ux), uy / np.hypot(*uy)
-            got = _measure(dark, pred[k], ux, uy, _arms(i, j, ni, nj), ppmm, search_mm)
-            found[k] = got if got is not None else np.nan
-        ok = np.isfinite(found[:, 0])
-        if ok.sum() < MIN_POINTS:
+            node = _measure(dark, pred[k], ux, uy, _arms(i, j, ni, nj), ppmm, search_mm)
+            if node is not None:
+                got[k] = node
+        ok = np.isfinite(got[:, 0])
+        good = np.zeros(len(nodes), dtype=bool)
+        if ok.sum() >= MIN_POINTS:
+            good[ok] = _consistent(paper[ok], got[ok], ppmm)
+        best = max(best, int(good.sum()) or int(ok.sum()))
+        if good.sum() < MIN_POINTS:
             break
-        keep = np.zeros(len(nodes), dtype=bool)
-        keep[ok] = _consistent(paper[ok], found[ok], ppmm)
+        found, keep = got, good
         pred = _predict(paper, found, keep, paper)
     if keep.sum() < MIN_POINTS:
         raise GeoreferenceError(
-            f"only {int(keep.sum())} of the sheet's {len(nodes)} frame corners, frame ticks and grid crosses "
+            f"only {best} of the sheet's {len(nodes)} frame corners, frame ticks and grid crosses "
             f"were found (at least {MIN_POINTS} are needed)",
             hint="check --sheet-no and the scan, or give hand-picked control points with --gcps instead")
     e0, n1 = sheet.extent[0], sheet.extent[3]
