@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -306,14 +307,31 @@ def restore_decimal(area_label: float | None, area_m2: float, *, decimals: int =
     return fixed if abs(fixed - area_m2) <= 0.1 * area_m2 else area_label
 
 
-def _split_code(p: str) -> list[str]:
-    """A word fused from a code and a number (``94CLN``, ``ONT140``) in its two parts."""
-    m = re.fullmatch(r"([A-Z]{3})([0-9][0-9A-Z.,]*)|([0-9][0-9A-Z.,]*?)([A-Z]{3})", p)
-    if m is None:
-        return [p]
-    parts = [g for g in m.groups() if g]
-    code = parts[0] if parts[0].isalpha() else parts[1]
-    return parts if is_land_use_code(code) else [p]
+def _pieces(t: Token) -> list[Token]:
+    """A word cut into what it holds: split at ``/``, and a land-use code (or a two-letter
+    piece of one) fused with a number (``94CLN``, ``UC27`` where a neighbour's code runs
+    into the number) cut off; each piece gets its share of the word's box."""
+    out = []
+    pos = 0
+    for seg in t.text.split("/"):
+        runs = [seg] if _as_code(seg) else re.findall(r"[A-Z]{2,}|(?:[^A-Z]|[A-Z](?![A-Z]))+", seg)
+        if len(runs) > 1 and not any(r.isalpha() and _is_code_piece(r) for r in runs):
+            runs = [seg]
+        for r in runs:
+            k = seg.find(r) + pos
+            box = t.box
+            if box is not None and len(runs) > 1:
+                w = (box[2] - box[0]) / max(len(t.text), 1)
+                box = (int(box[0] + k * w), box[1], int(np.ceil(box[0] + (k + len(r)) * w)), box[3])
+            x = t.x + 0.5 * (k + len(r) / 2 - len(t.text) / 2)  # about half a row height per character
+            out.append(Token(r, t.row, x, t.conf, box))
+        pos += len(seg) + 1
+    return [p for p in out if p.text]
+
+
+def _is_code_piece(p: str) -> bool:
+    """A land-use code, or two letters of one."""
+    return bool(_as_code(p)) if len(p) == 3 else len(p) == 2 and any(p in u.code for u in land_uses())
 
 
 def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | None, float]:
@@ -327,42 +345,62 @@ def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | No
     return number, area, code, conf
 
 
-def _parse(tokens: list[Token]) -> tuple[int | None, float | None, str | None, float, Token | None]:
-    """:func:`parse_label`, and the token the number was read from."""
+def _parse(tokens: list[Token]) -> tuple[int | None, float | None, str | None, float, list[Token]]:
+    """:func:`parse_label`, and the tokens the number and the area were read from."""
     code, conf = None, []
     numbers: list[Token] = []
-    for t in tokens:
-        parts = [q for p in re.split(r"[/]", t.text) if p for q in _split_code(p)]
-        for p in parts:
-            letters = sum(c.isalpha() for c in p)
-            c = _as_code(p) if letters >= 2 and len(p) == 3 else None
-            if c and code is None:
-                code = c
-                conf.append(t.conf)
-            elif 3 * letters <= len(p):  # mostly digits: a number (a letter or so misread)
-                numbers.append(Token(p, t.row, t.x, t.conf, t.box))
-    number = area = anchor = None
+    for p in (q for t in tokens for q in _pieces(t)):
+        letters = sum(c.isalpha() for c in p.text)
+        c = _as_code(p.text) if letters >= 2 and len(p.text) == 3 else None
+        if c and code is None:
+            code = c
+            conf.append(p.conf)
+        elif 3 * letters <= len(p.text):  # mostly digits: a number (a letter or so misread)
+            numbers.append(p)
+    number = area = None
+    anchors = []
     numbers.sort(key=lambda t: (t.row, t.x))
-    top_row = numbers[0].row if numbers else 0
-    if numbers and not any(ch in numbers[0].text for ch in ".,"):
-        number = _as_int(numbers[0].text)
-        if number is not None:
-            conf.append(numbers[0].conf)
-            anchor = numbers[0]
-            numbers = numbers[1:]
-    lower = [t for t in numbers if number is None or t.row > top_row]
-    same = [t for t in numbers if number is not None and t.row == top_row]
-    candidates = lower + same
-    candidates.sort(key=lambda t: not any(ch in t.text for ch in ".,"))  # areas are written with decimals
-    for t in candidates:
-        area = _as_area(t.text)
-        if area is not None:
-            conf.append(t.conf)
-            anchor = anchor or t
-            break
+    decimal = [t for t in numbers if any(ch in t.text for ch in ".,") and _as_area(t.text) is not None]
+    if decimal:  # the area, written with decimals; the number is the integer nearest above it
+        below = decimal[0]
+        above = [t for t in numbers if t.row < below.row and _as_int(t.text) is not None]
+        if not above:
+            above = [t for t in numbers if t.row == below.row and t.x < below.x and _as_int(t.text) is not None]
+        if above:
+            row = max(t.row for t in above)
+            top = min((t for t in above if t.row == row), key=lambda t: _offset(t, below))
+            number = _as_int(top.text)
+            anchors.append(top)
+            conf.append(top.conf)
+        area = _as_area(below.text)
+        anchors.append(below)
+        conf.append(below.conf)
+    else:
+        top_row = numbers[0].row if numbers else 0
+        if numbers:
+            number = _as_int(numbers[0].text)
+            if number is not None:
+                conf.append(numbers[0].conf)
+                anchors.append(numbers[0])
+                numbers = numbers[1:]
+        candidates = [t for t in numbers if number is None or t.row > top_row]
+        candidates += [t for t in numbers if number is not None and t.row == top_row]
+        for t in candidates:
+            area = _as_area(t.text)
+            if area is not None:
+                conf.append(t.conf)
+                anchors.append(t)
+                break
     c = float(np.mean(conf)) if conf else 0.0
     found = sum(v is not None for v in (number, area, code))
-    return number, area, code, c * found / 3, anchor
+    return number, area, code, c * found / 3, anchors
+
+
+def _offset(a: Token, b: Token) -> float:
+    """How far apart two tokens' centres lie across the page (pixels; 0 without boxes)."""
+    if a.box is None or b.box is None:
+        return 0.0
+    return abs((a.box[0] + a.box[2]) - (b.box[0] + b.box[2])) / 2
 
 
 def _char_height(text: np.ndarray, px_per_mm: float) -> float | None:
@@ -427,7 +465,7 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     batches = [rows[i:i + batch_rows] for i in range(0, len(rows), batch_rows)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         read = [w for batch in pool.map(_ocr_batch, batches) for w in batch]
-    found: list[Label] = []
+    found: list[tuple[Label, list[Token]]] = []
     k = 0
     for region, bbox, geo in entries:
         tokens = []
@@ -437,14 +475,21 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
                           for word, lo, hi, c in read[k + r])
         text_read = " | ".join(" ".join(w[0] for w in read[k + r]) for r in range(len(geo)))
         k += len(geo)
-        number, area, code, conf, anchor = _parse(tokens)
-        if anchor is not None:
-            region = _region_under(anchor.box, text, labels) or region
-        found.append(Label(region, number, area, code, conf, text_read, bbox, tokens))
-    _attach_lone_codes(found, px_per_mm)
+        number, area, _, _, anchors = _parse(tokens)
+        if anchors:
+            region = _region_under(anchors[0].box, text, labels) or region
+        found.append((Label(region, number, area, None, 0.0, text_read, bbox, tokens), anchors))
+    codes = _assign_codes(found, char_h or 2 * px_per_mm)
+    for i, (lab, anchors) in enumerate(found):
+        conf = [t.conf for t in anchors]
+        if i in codes:
+            lab.land_use, code_conf = codes[i]
+            conf.append(code_conf)
+        have = sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use))
+        lab.confidence = float(np.mean(conf)) * have / 3 if conf else 0.0
     pixels = np.bincount(labels.ravel()) if m_per_px else None
     out: dict[int, Label] = {}
-    for lab in found:
+    for lab, _ in found:
         if lab.parcel_no is None and lab.area_label_m2 is None:
             continue
         area_m2 = float(pixels[lab.region]) * m_per_px**2 if pixels is not None and lab.region < len(pixels) else None
@@ -454,31 +499,70 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     return out
 
 
-def _attach_lone_codes(found: list[Label], px_per_mm: float) -> None:
-    """Give a code read on its own to the nearest label without one (within a few mm), nearest pairs first."""
-    lone = [lab for lab in found if lab.land_use and lab.parcel_no is None and lab.area_label_m2 is None]
-    need = [lab for lab in found if lab.land_use is None and (lab.parcel_no is not None or lab.area_label_m2)]
-    reach = 3.0 * px_per_mm
-    pairs = []
-    for i, a in enumerate(lone):
-        for j, b in enumerate(need):
-            dx = max(a.bbox[0], b.bbox[0]) - min(a.bbox[2], b.bbox[2])
-            dy = max(a.bbox[1], b.bbox[1]) - min(a.bbox[3], b.bbox[3])
-            d = max(dx, dy, 0)
-            if d <= reach:
-                pairs.append((d, i, j))
-    used_a, used_b = set(), set()
-    for _, i, j in sorted(pairs):
-        if i in used_a or j in used_b:
+def _code_pieces(tokens: list[Token]) -> list[tuple[str, bool, Token]]:
+    """The land-use codes among a label's tokens: (code or a two-letter piece of one, whole?, token)."""
+    out = []
+    for t in (q for t in tokens for q in _pieces(t)):
+        p = t.text
+        if len(p) == 3 and sum(c.isalpha() for c in p) >= 2 and (c := _as_code(p)):
+            out.append((c, True, t))
+        elif p.isalpha() and _is_code_piece(p):
+            out.append((p, False, t))
+    return out
+
+
+def _side(piece: tuple[int, int, int, int], stack: tuple[int, int, int, int]) -> str:
+    """Where a code lies against a number/area stack: right, left, below, above or inside."""
+    cx, cy = (piece[0] + piece[2]) / 2, (piece[1] + piece[3]) / 2
+    if stack[1] <= cy <= stack[3]:
+        return "right" if cx > stack[2] else "left" if cx < stack[0] else "inside"
+    return "below" if cy > stack[3] else "above"
+
+
+def _assign_codes(found: list[tuple[Label, list[Token]]], char_h: float) -> dict[int, tuple[str, float]]:
+    """Give each label the land-use code beside its number and area: {label index: (code, confidence)}.
+
+    The code sits beside, under or between the number and the area, and on a crowded
+    sheet it often crosses a boundary into the neighbour's text, next to the
+    neighbour's own number.  So the sheet's layout is learnt first: the side of the
+    stack where codes lie when only one stack is near.  Then every code read on the
+    sheet goes to a stack within two character heights, those on the learnt side
+    first, nearest pairs first, one code per label.  A letter lost to a boundary line
+    leaves a two-letter piece: it stands for the one code that contains it, else for
+    the code containing it that is read most often on this sheet, at half confidence.
+    """
+    pieces = [pc for lab, _ in found for pc in _code_pieces(lab.tokens)]
+    seen = Counter(code for code, whole, _ in pieces if whole)
+    stacks = {i: (min(t.box[0] for t in a), min(t.box[1] for t in a), max(t.box[2] for t in a),
+                  max(t.box[3] for t in a)) for i, (_, a) in enumerate(found) if a and all(t.box for t in a)}
+    reach = 2.0 * char_h
+    near: dict[int, list[tuple[float, int]]] = {}
+    for k, (_, _, t) in enumerate(pieces):
+        if t.box is None:
             continue
-        used_a.add(i)
-        used_b.add(j)
-        a, b = lone[i], need[j]
-        have = sum(v is not None for v in (b.parcel_no, b.area_label_m2))
-        mean = (b.confidence * 3 + a.confidence * 3) / (have + 1)  # confidence = mean x found / 3
-        b.land_use = a.land_use
-        b.confidence = mean * (have + 1) / 3
-        b.text = f"{b.text} | {a.text}"
+        for i, b in stacks.items():
+            d = max(max(t.box[0], b[0]) - min(t.box[2], b[2]), max(t.box[1], b[1]) - min(t.box[3], b[3]), 0)
+            if d <= reach:
+                near.setdefault(k, []).append((d, i))
+    sides = Counter(_side(pieces[k][2].box, stacks[v[0][1]]) for k, v in near.items()
+                    if pieces[k][1] and len(v) == 1)
+    usual = sides.most_common(1)[0][0] if sides else None
+    pairs = sorted((_side(pieces[k][2].box, stacks[i]) != usual, d, not pieces[k][1], k, i)
+                   for k, v in near.items() for d, i in v)
+    out: dict[int, tuple[str, float]] = {}
+    used = set()
+    for *_, k, i in pairs:
+        if k in used or i in out:
+            continue
+        code, whole, t = pieces[k]
+        if not whole:
+            fits = sorted((u.code for u in land_uses() if code in u.code), key=lambda c: -seen[c])
+            if len(fits) > 1 and seen[fits[0]] == seen[fits[1]]:
+                continue
+            code = fits[0]
+        used.add(k)
+        out[i] = (code, t.conf if whole else t.conf / 2)
+    return out
 
 
 def _score(lab: Label, area_m2: float | None) -> float:
