@@ -102,14 +102,26 @@ def test_an_unplaceable_sheet_number_asks_for_the_province(scan, tmp_path):
                   "--out", str(tmp_path / "x.gpkg")), "could lie at", "--province")
 
 
-def test_district_finds_control_points_for_a_sheet_without_a_gcps_file(scan, tmp_path):
-    d = tmp_path / "district" / "sheets" / SHEET
-    d.mkdir(parents=True)
-    (d / "scan.png").write_bytes(scan.read_bytes())
-    (d / "sheet.json").write_text(json.dumps({"number": SHEET, "scale": 1000}))
+def test_district_finds_control_points_where_there_is_no_gcps_file_or_when_asked(scan, tmp_path):
+    root = tmp_path / "district" / "sheets"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        (root / name / "scan.png").write_bytes(scan.read_bytes())
+        (root / name / "sheet.json").write_text(json.dumps({"number": SHEET, "scale": 1000}))
+    # b has a control-point file, a useless one (three collinear points)
+    (root / "b" / "gcps.csv").write_text("pixel_x,pixel_y,map_x,map_y\n100,100,561500,2360000\n"
+                                         "200,200,561600,2359900\n300,300,561700,2359800\n")
+    out = tmp_path / "district" / "digitized"
     res = _run("-q", "digitize", "district", str(tmp_path / "district"), "--crs", CRS, "--workers", "1", "--json")
-    assert res.returncode == 0, res.stderr
-    result = json.loads(res.stdout)
-    assert result["done"] == 1 and result["sheets"][0]["parcels"] == 16
-    summary = json.loads((tmp_path / "district" / "digitized" / f"{SHEET}.json").read_text(encoding="utf-8"))
+    assert res.returncode == 1, res.stderr
+    first = {s["sheet"]: s for s in json.loads(res.stdout)["sheets"]}
+    assert first["a"]["status"] == "done" and first["a"]["parcels"] == 16
+    assert first["b"]["status"] == "failed" and "collinear" in first["b"]["error"]
+    summary = json.loads((out / "a.json").read_text(encoding="utf-8"))
     assert summary["gcps"] == "auto" and summary["georeference"]["points"] == 36
+    res = _run("-q", "digitize", "district", str(tmp_path / "district"), "--crs", CRS, "--workers", "1",
+               "--auto-gcps", "--json")
+    assert res.returncode == 0, res.stderr
+    again = {s["sheet"]: s for s in json.loads(res.stdout)["sheets"]}
+    assert again["a"]["status"] == "skipped" and again["b"]["status"] == "done"
+    assert json.loads((out / "b.json").read_text(encoding="utf-8"))["gcps"] == "auto"
