@@ -70,8 +70,8 @@ def find_label_clusters(text: np.ndarray, labels: np.ndarray, *, px_per_mm: floa
     apart.  Returns (region id, bbox x0, y0, x1, y1) for each cluster tall enough to
     be text, largest first within a region.
     """
-    kx = max(3, int(round(1.6 * px_per_mm))) | 1
-    ky = max(3, int(round(1.2 * px_per_mm))) | 1
+    kx = max(3, round(1.6 * px_per_mm)) | 1
+    ky = max(3, round(1.2 * px_per_mm)) | 1
     grown = cv2.dilate(text.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (kx, ky)))
     if lines is not None:
         grown &= ~cv2.dilate(lines.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -228,7 +228,7 @@ def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> tuple[np.ndarray, f
     pad = max(2, mask.shape[0] // 6)
     img = np.pad(img, pad, constant_values=255)
     f = _ROW_HEIGHT / img.shape[0]
-    img = cv2.resize(img, (max(1, int(round(img.shape[1] * f))), _ROW_HEIGHT),
+    img = cv2.resize(img, (max(1, round(img.shape[1] * f)), _ROW_HEIGHT),
                      interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA).clip(0, 255).astype(np.uint8)
     return img, float(xs.min() - pad), f
 
@@ -239,7 +239,7 @@ def _tesseract_tsv(image: np.ndarray) -> list[dict[str, str]]:
     One thread per run (``OMP_THREAD_LIMIT=1``): the batches already run side by side,
     and OpenMP threads fighting over two cores make tesseract several times slower.
     """
-    ok, png = cv2.imencode(".png", image)
+    _, png = cv2.imencode(".png", image)
     cmd = ["tesseract", "stdin", "stdout", "--psm", "6", "-c", f"tessedit_char_whitelist={_WHITELIST}",
            "-c", "load_system_dawg=0", "-c", "load_freq_dawg=0", "tsv"]
     try:
@@ -355,8 +355,10 @@ def _parse(tokens: list[Token]) -> tuple[int | None, float | None, str | None, f
         if c and code is None:
             code = c
             conf.append(p.conf)
-        elif 3 * letters <= len(p.text):  # mostly digits: a number (a letter or so misread)
-            numbers.append(p)
+        else:
+            q = _unfused(p)
+            if 3 * sum(c.isalpha() for c in q.text) <= len(q.text):  # mostly digits: a number
+                numbers.append(q)
     number = area = None
     anchors = []
     numbers.sort(key=lambda t: (t.row, t.x))
@@ -394,6 +396,30 @@ def _parse(tokens: list[Token]) -> tuple[int | None, float | None, str | None, f
     c = float(np.mean(conf)) if conf else 0.0
     found = sum(v is not None for v in (number, area, code))
     return number, area, code, c * found / 3, anchors
+
+
+def _unfused(t: Token) -> Token:
+    """A number without a neighbour's letters fused to its ends (``IT214``, ``214NT``).
+
+    Letters at an end are dropped when there are two or more, or one that no digit is
+    misread as; a single ``O`` or ``I`` stays, read as a digit.
+    """
+    m = re.fullmatch(r"([A-Z]*)(.*?)([A-Z]*)", t.text)
+    lead, core, tail = m.groups() if m else ("", t.text, "")
+
+    def foreign(run: str) -> bool:
+        return len(run) >= 2 or (len(run) == 1 and run.translate(_TO_DIGIT) == run)
+
+    if not core or not core[0].isdigit() or not core[-1].isdigit() or not (foreign(lead) or foreign(tail)):
+        return t
+    a = len(lead) if foreign(lead) else 0
+    b = len(tail) if foreign(tail) else 0
+    text = t.text[a:len(t.text) - b]
+    box = t.box
+    if box is not None:
+        cw = (box[2] - box[0]) / len(t.text)
+        box = (int(box[0] + a * cw), box[1], int(np.ceil(box[0] + (a + len(text)) * cw)), box[3])
+    return Token(text, t.row, t.x, t.conf * 0.8, box)
 
 
 def _offset(a: Token, b: Token) -> float:
@@ -502,7 +528,7 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
 def _code_pieces(tokens: list[Token]) -> list[tuple[str, bool, Token]]:
     """The land-use codes among a label's tokens: (code or a two-letter piece of one, whole?, token)."""
     out = []
-    for t in (q for t in tokens for q in _pieces(t)):
+    for t in (q for w in tokens for q in _pieces(w)):
         p = t.text
         if len(p) == 3 and sum(c.isalpha() for c in p) >= 2 and (c := _as_code(p)):
             out.append((c, True, t))
