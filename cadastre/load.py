@@ -8,12 +8,15 @@ one starts at version 1, and an unchanged one is left alone, so loading the same
 input twice changes nothing.  Owners (``owner_name``, ``owner_id`` columns) go to
 ``party`` and ``rrr``.
 
-On PostGIS the new rows travel by ``COPY``; a sheet is written in one transaction
-under an advisory lock, so a load killed half-way leaves each sheet entirely old or
-entirely new.  When the parcel table is empty the load is a bulk load: its b-tree
-indexes and foreign keys are dropped and built again once at the end, as
-``pg_restore`` does, under a lock that makes other loads wait; every load first
-rebuilds them if a bulk load was killed before the end.
+On PostGIS the new rows travel by binary ``COPY`` (the geometry as the WKB read from
+the file, a polygon wrapped as a one-part multipolygon without being rebuilt); a sheet
+is written in one transaction under an advisory lock, so a load killed half-way leaves
+each sheet entirely old or entirely new.  When the parcel table is empty the load is a
+bulk load: its indexes and constraints are dropped and built again once at the end, as
+``pg_restore`` does (the GiST index on a second connection beside the b-trees), under a
+lock that makes other loads wait; every load first rebuilds them if a bulk load was
+killed before the end.  The next sheet is checked and prepared in a worker thread
+(GEOS releases the GIL) while this one is written.
 """
 
 from __future__ import annotations
@@ -21,17 +24,25 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyogrio
 import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS, Transformer
 from sqlalchemy import Connection, and_, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cadastre import triage
 from cadastre.parties import set_owner
@@ -45,10 +56,14 @@ from gis.errors import (
     MissingFileError,
     StoreError,
 )
-from gis.io import read_vector
+from gis.io import list_layers, require_file
 from gis.sheets import parse_sheet
 
-__all__ = ["LoadReport", "SheetResult", "load_file", "load_parcels", "prepare_sheet", "read_parcel_layer"]
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["LoadReport", "ParcelLayer", "SheetResult", "load_file", "load_layer", "load_parcels", "parcel_layer",
+           "prepare_sheet", "read_parcel_layer"]
 
 PARCEL_LAYER = "parcels"
 #: how far (fraction of the sheet's side) a parcel's inner point may lie outside its sheet
@@ -56,6 +71,14 @@ SHEET_TOLERANCE = 0.02
 _REQUIRED = ("sheet_no", "parcel_no")
 #: the columns a load reads (any others in the layer are left in the file)
 _LOADED = (*_REQUIRED, "commune_code", "sheet_local_no", "land_use", "address", "owner_name", "owner_id")
+#: a WKB this short holds no coordinates (an empty polygon or multipolygon: byte order, type, 0 parts)
+_EMPTY_WKB_LEN = 9
+#: little-endian 2D ISO WKB headers: what GDAL and shapely write on this machine
+_POLYGON_LE = b"\x01\x03\x00\x00\x00"
+_MULTIPOLYGON_LE = b"\x01\x06\x00\x00\x00"
+#: a polygon's WKB behind this is the WKB of the one-part multipolygon holding it
+_ONE_PART_MULTI = _MULTIPOLYGON_LE + b"\x01\x00\x00\x00"
+_KINDS = {_POLYGON_LE: 3, _MULTIPOLYGON_LE: 6}  # by header, as shapely.get_type_id
 
 
 @dataclass
@@ -107,17 +130,50 @@ class LoadReport:
 
 # --- input --------------------------------------------------------------------------
 
-def read_parcel_layer(path: str | os.PathLike, *, layer: str = PARCEL_LAYER) -> gpd.GeoDataFrame:
+@dataclass
+class ParcelLayer:
+    """A parcel layer as a load takes it: ``rows`` holds the loaded columns and ``wkb``,
+    each geometry as WKB bytes (None when missing), in ``crs``."""
+
+    rows: pd.DataFrame
+    crs: CRS
+
+
+def parcel_layer(gdf: gpd.GeoDataFrame) -> ParcelLayer:
+    """A GeoDataFrame (the parcel layer contract) as a :class:`ParcelLayer`."""
+    if gdf.crs is None:
+        raise CRSError("the parcel layer has no CRS", hint="assign the sheet's CRS and export again")
+    rows = pd.DataFrame({c: gdf[c].to_numpy() for c in _LOADED if c in gdf.columns}, index=gdf.index)
+    rows["wkb"] = shapely.to_wkb(gdf.geometry.to_numpy(), byte_order=1)
+    return ParcelLayer(rows, gdf.crs)
+
+
+def read_parcel_layer(path: str | os.PathLike, *, layer: str = PARCEL_LAYER) -> ParcelLayer:
     """Read the ``parcels`` layer of a digitized or legacy output (or ground truth):
-    the columns a load uses, and the geometry."""
-    gdf = read_vector(path, layer=layer, columns=list(_LOADED))
-    missing = [c for c in _REQUIRED if c not in gdf.columns]
+    the columns a load uses, and the geometry as the file's WKB (through Arrow, without
+    building a geometry object)."""
+    p = require_file(path, "dataset")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            meta, table = pyogrio.read_arrow(p, layer=layer, columns=list(_LOADED))
+    except DataLayerError as exc:
+        raise FormatError(f"{p} has no layer {layer!r}", hint=f"layers are: {', '.join(list_layers(p))}") from exc
+    except DataSourceError as exc:
+        raise FormatError(f"{p} cannot be read as vector data: {exc}") from None
+    missing = [c for c in _REQUIRED if c not in table.column_names]
     if missing:
         raise FormatError(f"{path}: layer {layer!r} lacks the column(s) {', '.join(missing)}",
                           hint="give the output of `landrec digitize` (the parcel layer contract)")
-    if gdf.crs is None:
+    if not meta["crs"]:
         raise CRSError(f"{path}: layer {layer!r} has no CRS", hint="assign the sheet's CRS and export again")
-    return gdf
+    geom = meta["geometry_name"] or "wkb_geometry"
+    # plain numpy columns (text as Python strings, None when missing): pandas's own
+    # string arrays would be converted back on every sheet
+    columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    rows = pd.DataFrame({"wkb" if name == geom else name: pd.Series(values, dtype=values.dtype)
+                         for name, values in columns.items()})
+    return ParcelLayer(rows, CRS.from_user_input(meta["crs"]))
 
 
 def registry_crs(crs: CRS) -> CRS:
@@ -138,16 +194,14 @@ def _same_coordinates(src: CRS, dst: CRS, xy: tuple[float, float]) -> bool:
     return abs(x - xy[0]) < 1e-3 and abs(y - xy[1]) < 1e-3
 
 
-def _multi(geoms: np.ndarray) -> np.ndarray:
-    """Polygons as MultiPolygons; invalid ones repaired, keeping their polygonal part."""
-    bad = ~shapely.is_valid(geoms)
+def _multi(geoms: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """2D MultiPolygons; the invalid ones (``valid`` False) repaired, keeping their polygonal part."""
+    geoms = shapely.force_2d(geoms)
+    bad = ~valid
     if bad.any():
-        fixed = shapely.make_valid(geoms[bad])
-        geoms = geoms.copy()
-        geoms[bad] = [_polygonal(g) for g in fixed]
+        geoms[bad] = [_polygonal(g) for g in shapely.make_valid(geoms[bad])]
     single = shapely.get_type_id(geoms) == 3
     if single.any():
-        geoms = geoms.copy()
         geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(int(single.sum())))
     return geoms
 
@@ -164,7 +218,7 @@ def content_hash(parcel_no: int, land_use: str | None, address: str | None, wkb_
 
 
 def wkb_hex(geoms):
-    """Geometries as little-endian ISO WKB in upper-case hex (what the hash and COPY use).
+    """Geometries as little-endian ISO WKB in upper-case hex (what the hash uses).
 
     Same text as ``shapely.to_wkb(hex=True)``, four times faster: GEOS's hex writer is slow.
     """
@@ -183,89 +237,116 @@ class PreparedSheet:
     scale: int
     extent: shapely.Polygon
     local_no: int | None
-    frame: pd.DataFrame  # parcel_no, land_use, address, area_m2, geom, content_hash, owners
+    #: parcel_no, land_use, address, area_m2, wkb (the MultiPolygon as little-endian ISO
+    #: WKB), content_hash, owner_name, owner_id
+    frame: pd.DataFrame
 
 
-def prepare_sheet(commune_code: str, sheet_no: str, part: gpd.GeoDataFrame, *,
+def prepare_sheet(commune_code: str, sheet_no: str, part: pd.DataFrame, *,
                   transform: Callable[[np.ndarray], np.ndarray] | None = None) -> PreparedSheet:
     """Check one sheet (number against extent, unique numbers) and build its rows.
 
-    ``part`` is in the sheet's own CRS (where its number means something);
-    ``transform`` reprojects geometries to the store's CRS.  Raises :class:`InputError`
-    with the reason when the sheet cannot be loaded.
+    ``part``: the sheet's rows of a :class:`ParcelLayer`, in the sheet's own CRS (where
+    its number means something); ``transform`` reprojects geometries to the store's
+    CRS.  A valid 2D polygon or multipolygon keeps the WKB it came with (a polygon
+    wrapped as a one-part multipolygon); any other geometry is repaired and written
+    again by GEOS.  Raises :class:`InputError` with the reason when the sheet cannot be
+    loaded.
     """
-    geoms = part.geometry.to_numpy()
-    inner = shapely.point_on_surface(geoms)
-    xs, ys = shapely.get_x(inner), shapely.get_y(inner)
-    sheet = parse_sheet(sheet_no, northing_hint=float(np.median(ys)))
-    min_e, min_n, max_e, max_n = sheet.extent
-    tol = SHEET_TOLERANCE * sheet.size_m
-    outside = (xs < min_e - tol) | (xs > max_e + tol) | (ys < min_n - tol) | (ys > max_n + tol)
-    if outside.any():
-        raise InputError(
-            f"sheet number {sheet_no} does not match its extent: {int(outside.sum())} of {len(part)}"
-            f" parcels lie outside E {min_e:.0f}-{max_e:.0f} N {min_n:.0f}-{max_n:.0f}"
-            f" (parcels around E {np.median(xs):.0f} N {np.median(ys):.0f})",
-            hint="check the sheet number read from the sheet's title, or the georeference",
-        )
+    wkb = part["wkb"].to_numpy()
+    geoms = shapely.from_wkb(wkb)
+    sheet, min_e, min_n, max_e, max_n = _check_extent(sheet_no, geoms)
     numbers = part["parcel_no"].astype("int64").to_numpy()
     uniq, counts = np.unique(numbers, return_counts=True)
     if (counts > 1).any():
         dup = ", ".join(str(n) for n in uniq[counts > 1][:10])
         raise InputError(f"sheet {sheet_no}: parcel number(s) {dup} appear more than once",
                          hint="a parcel number is unique within its sheet; fix the labels and load again")
-    extent = shapely.box(*sheet.extent)
+    if uniq[0] < 0 or uniq[-1] > 2**31 - 1:
+        raise InputError(f"sheet {sheet_no}: parcel number {uniq[0] if uniq[0] < 0 else uniq[-1]} is out of range",
+                         hint="a parcel number is a positive whole number below 2 147 483 648")
+    extent = shapely.box(min_e, min_n, max_e, max_n)
     if transform is not None:
         geoms = transform(geoms)
         extent = transform(np.array([extent]))[0]
-    geoms = _multi(geoms)
-    wkb = wkb_hex(geoms)
+    valid = shapely.is_valid(geoms)
+    out = np.empty(len(wkb), dtype=object)
+    if transform is None:
+        kind = np.fromiter((_KINDS.get(w[:5], 0) for w in wkb), dtype=np.int8, count=len(wkb))
+        multi = valid & (kind == 6)
+        poly = valid & (kind == 3)
+        out[multi] = wkb[multi]
+        out[poly] = [_ONE_PART_MULTI + w for w in wkb[poly]]
+        again = ~(multi | poly)
+    else:
+        again = np.ones(len(wkb), dtype=bool)
+    if again.any():
+        geoms[again] = _multi(geoms[again], valid[again])
+        out[again] = shapely.to_wkb(geoms[again], byte_order=1)
     land_use = _text_column(part, "land_use")
     address = _text_column(part, "address")
     md5 = hashlib.md5  # content_hash inlined: this runs once a parcel
-    hashes = [md5(f"{n}|{lu or ''}|{ad or ''}|{w}".encode()).hexdigest()
-              for n, lu, ad, w in zip(numbers.tolist(), land_use.tolist(), address.tolist(), wkb)]
-    frame = pd.DataFrame({
-        "parcel_no": numbers,
-        "land_use": land_use,
-        "address": address,
-        "area_m2": shapely.area(geoms),
-        "geom": geoms,
-        # plain Python strings (pandas would copy them into Arrow, and back for COPY)
-        "content_hash": pd.Series(hashes, dtype=object),
-        "wkb_hex": pd.Series(wkb, dtype=object),
-        "owner_name": _text_column(part, "owner_name"),
-        "owner_id": _text_column(part, "owner_id"),
-    })
+    hashes = [md5(f"{n}|{lu or ''}|{ad or ''}|{w.hex().upper()}".encode()).hexdigest()
+              for n, lu, ad, w in zip(numbers.tolist(), land_use.tolist(), address.tolist(), out)]
+    text_columns = {  # plain Python objects (pandas would make strings Arrow-backed, None NaN)
+        "land_use": land_use, "address": address, "wkb": out, "content_hash": hashes,
+        "owner_name": _text_column(part, "owner_name"), "owner_id": _text_column(part, "owner_id"),
+    }
+    frame = pd.DataFrame({"parcel_no": numbers, "area_m2": shapely.area(geoms),
+                          **{k: pd.Series(v, dtype=object) for k, v in text_columns.items()}})
     local = part["sheet_local_no"].dropna() if "sheet_local_no" in part.columns else pd.Series([], dtype=float)
     return PreparedSheet(commune_code, sheet_no, sheet.scale, extent,
                          int(local.iloc[0]) if len(local) else None, frame)
 
 
-def _text_column(part: pd.DataFrame, name: str) -> pd.Series:
+def _check_extent(sheet_no: str, geoms: np.ndarray):
+    """The sheet of ``sheet_no`` and its extent; refuses a sheet whose parcels' inner
+    points lie outside it (beyond the tolerance).  A parcel whose bounding box lies
+    within the tolerated extent needs no inner point: it lies inside its box."""
+    bounds = shapely.bounds(geoms)
+    cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
+    sheet = parse_sheet(sheet_no, northing_hint=float(np.median(cy)))
+    min_e, min_n, max_e, max_n = sheet.extent
+    tol = SHEET_TOLERANCE * sheet.size_m
+    lo_e, lo_n, hi_e, hi_n = min_e - tol, min_n - tol, max_e + tol, max_n + tol
+    boxed = (bounds[:, 0] >= lo_e) & (bounds[:, 1] >= lo_n) & (bounds[:, 2] <= hi_e) & (bounds[:, 3] <= hi_n)
+    outside = np.zeros(len(geoms), dtype=bool)
+    if not boxed.all():
+        inner = shapely.point_on_surface(geoms[~boxed])
+        xs, ys = shapely.get_x(inner), shapely.get_y(inner)
+        outside[~boxed] = (xs < lo_e) | (xs > hi_e) | (ys < lo_n) | (ys > hi_n)
+    if outside.any():
+        raise InputError(
+            f"sheet number {sheet_no} does not match its extent: {int(outside.sum())} of {len(geoms)}"
+            f" parcels lie outside E {min_e:.0f}-{max_e:.0f} N {min_n:.0f}-{max_n:.0f}"
+            f" (parcels around E {np.median(cx):.0f} N {np.median(cy):.0f})",
+            hint="check the sheet number read from the sheet's title, or the georeference",
+        )
+    return sheet, min_e, min_n, max_e, max_n
+
+
+def _text_column(part: pd.DataFrame, name: str) -> np.ndarray:
     """A text column with None (never NaN) where the value is missing or blank."""
+    out = np.full(len(part), None, dtype=object)
     if name not in part.columns:
-        return pd.Series([None] * len(part), dtype=object)
-    values = part[name].astype(object).to_numpy()
-    missing = pd.isna(values)
-    out = np.full(len(values), None, dtype=object)
-    text_values = np.char.strip(values[~missing].astype(str)).astype(object)
-    text_values[text_values == ""] = None
-    out[~missing] = text_values
-    return pd.Series(out, dtype=object)
+        return out
+    values = part[name].to_numpy()
+    present = ~pd.isna(values)
+    out[present] = [s.strip() or None for s in map(str, values[present])]
+    return out
 
 
-def _sheets(gdf: gpd.GeoDataFrame, commune: str | None) -> Iterator[tuple[str, str, gpd.GeoDataFrame]]:
-    if "commune_code" in gdf.columns and commune is None:
-        if gdf["commune_code"].isna().any():
+def _sheets(rows: pd.DataFrame, commune: str | None) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    if "commune_code" in rows.columns and commune is None:
+        if rows["commune_code"].isna().any():
             raise InputError("some parcels have no commune_code", hint="give --commune CODE for them")
-        keys = gdf["commune_code"].astype(str)
+        keys = rows["commune_code"].astype(str)
     elif commune is not None:
-        keys = pd.Series(commune, index=gdf.index)
+        keys = pd.Series(commune, index=rows.index)
     else:
         raise InputError("the parcel layer has no commune_code column",
                          hint="give the commune with --commune CODE")
-    for (c, s), part in gdf.groupby([keys, gdf["sheet_no"].astype(str)], sort=True):
+    for (c, s), part in rows.groupby([keys, rows["sheet_no"].astype(str)], sort=True):
         yield c, s, part
 
 
@@ -301,8 +382,11 @@ class _Writer:
         result = SheetResult(sheet.commune_code, sheet.sheet_no, "unchanged")
         with conn.begin() as trans:
             if self.reg.kind == "postgis":
+                # a commit need not wait for its WAL flush: a crash of the server may lose the
+                # last sheets loaded, never a part of one (a killed client never commits)
                 conn.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext(:b)),"
-                                  " pg_advisory_xact_lock(hashtext(:k))"),
+                                  " pg_advisory_xact_lock(hashtext(:k)),"
+                                  " set_config('synchronous_commit', 'off', true)"),
                              {"b": _BULK_LOCK, "k": f"sheet:{sheet.commune_code}:{sheet.sheet_no}"})
             current = [] if self.bulk else conn.execute(
                 select(parcel.c.id, parcel.c.parcel_uid, parcel.c.version, parcel.c.parcel_no,
@@ -369,46 +453,26 @@ class _Writer:
                     uids[i], versions[i] = old.parcel_uid, old.version + 1
         source_id = self._source(now)
         if self.reg.kind == "postgis":
-            self._copy(sheet, rows, uids, versions, now, txn, source_id)
+            body = _copy_rows(sheet, rows, uids, versions, now, txn, source_id)
+            cur = self.conn.connection.dbapi_connection.cursor()
+            cur.copy_expert(f"COPY parcel ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT binary)",
+                            io.BytesIO(body), size=1 << 20)
+            cur.close()
             return
+        geoms = shapely.from_wkb(rows["wkb"].to_numpy())
         self.conn.execute(self.t["parcel"].insert(), [
             {"parcel_uid": u, "version": v, "commune_code": sheet.commune_code, "sheet_no": sheet.sheet_no,
              "parcel_no": int(r.parcel_no), "area_m2": float(r.area_m2), "land_use": r.land_use,
              "address": r.address, "begin_lifespan": now, "end_lifespan": None, "source_id": source_id,
-             "transaction_id": txn, "content_hash": r.content_hash, "geom": r.geom}
-            for u, v, r in zip(uids, versions, rows.itertuples(index=False))
+             "transaction_id": txn, "content_hash": r.content_hash, "geom": g}
+            for u, v, r, g in zip(uids, versions, rows.itertuples(index=False), geoms)
         ])
 
-    def _copy(self, sheet: PreparedSheet, rows: pd.DataFrame, uids: list[str], versions: list[int],
-              now: datetime, txn: int, source_id: int) -> None:
-        stamp = now.isoformat(sep=" ")
-        head = f"{_copy_text(sheet.commune_code)}\t{_copy_text(sheet.sheet_no)}\t"
-        tail = f"\t{stamp}\t{source_id}\t{txn}\t"
-        srid = f"SRID={self.reg.srid};"
-        land_use = _copy_column(rows["land_use"].tolist())
-        address = _copy_column(rows["address"].tolist())
-        buf = io.StringIO()
-        buf.writelines(
-            f"{u}\t{v}\t{head}{n}\t{a!r}\t{lu}\t{ad}{tail}{h}\t{srid}{g}\n"
-            for u, v, n, a, lu, ad, h, g in zip(uids, versions, rows["parcel_no"].tolist(), rows["area_m2"].tolist(),
-                                                 land_use, address, rows["content_hash"].tolist(),
-                                                 rows["wkb_hex"].tolist())
-        )
-        buf.seek(0)
-        cur = self.conn.connection.dbapi_connection.cursor()
-        cur.copy_expert(
-            "COPY parcel (parcel_uid, version, commune_code, sheet_no, parcel_no, area_m2, land_use,"
-            " address, begin_lifespan, source_id, transaction_id, content_hash, geom) FROM STDIN", buf)
-        cur.close()
-
     def _map_sheet(self, sheet: PreparedSheet) -> None:
-        ms = self.t["map_sheet"]
-        exists = self.conn.execute(select(ms.c.id).where(ms.c.commune_code == sheet.commune_code,
-                                                         ms.c.sheet_no == sheet.sheet_no)).first()
-        if exists is None:
-            self.conn.execute(ms.insert(), {"sheet_no": sheet.sheet_no, "scale": sheet.scale,
-                                            "commune_code": sheet.commune_code, "local_no": sheet.local_no,
-                                            "geom": sheet.extent})
+        insert = pg_insert if self.reg.kind == "postgis" else sqlite_insert
+        self.conn.execute(insert(self.t["map_sheet"]).on_conflict_do_nothing(index_elements=["commune_code", "sheet_no"]),
+                          {"sheet_no": sheet.sheet_no, "scale": sheet.scale, "commune_code": sheet.commune_code,
+                           "local_no": sheet.local_no, "geom": sheet.extent})
 
     def _owners(self, sheet: PreparedSheet, now: datetime, txn: int | None) -> int:
         """Bring the sheet's ownership rights in line with the input; the count changed."""
@@ -444,30 +508,83 @@ class _Writer:
 
 
 def new_uids(n: int) -> list[str]:
-    """``n`` random 128-bit identifiers in hex (as ``uuid4().hex``, without its cost)."""
-    h = os.urandom(16 * n).hex()
-    return [h[i:i + 32] for i in range(0, 32 * n, 32)]
+    """``n`` new 128-bit identifiers in hex, in increasing order: the time in milliseconds
+    (48 bits) then 80 random bits, so the rows of a load arrive sorted by identifier and
+    the unique index on them is built by a merge, not a sort of random keys."""
+    stamp = f"{time.time_ns() // 1_000_000:012x}"
+    h = os.urandom(10 * n).hex()
+    return sorted(stamp + h[i:i + 20] for i in range(0, 20 * n, 20))
 
 
-def _copy_text(value: object) -> str:
-    """A value in COPY's text format (``\\N`` for NULL)."""
-    if value is None:
-        return r"\N"
-    s = str(value)
-    if any(c in s for c in _COPY_SPECIAL):
-        s = s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return s
+# --- COPY in binary format ------------------------------------------------------------
+# A row: the field count, then each field as its length (-1: NULL) and its bytes, all
+# integers big-endian.  The fields of fixed width travel as one numpy record per row;
+# text and geometry fields are joined on by Arrow, so no Python code runs per parcel.
+
+#: the columns, in the order the rows carry them (fixed-width fields first)
+_COPY_COLUMNS = ("version", "commune_code", "sheet_no", "parcel_no", "area_m2", "begin_lifespan", "source_id",
+                 "transaction_id", "content_hash", "parcel_uid", "land_use", "address", "geom")
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
+_COPY_TRAILER = b"\xff\xff"
+_PG_EPOCH = datetime(2000, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 
 
-_COPY_SPECIAL = "\\\t\n\r"
+def _copy_rows(sheet: PreparedSheet, rows: pd.DataFrame, uids: list[str], versions: list[int], now: datetime,
+               txn: int, source_id: int) -> bytes:
+    """The COPY data (binary format) of one sheet's new parcel rows."""
+    n = len(rows)
+    commune, sheet_no = sheet.commune_code.encode(), sheet.sheet_no.encode()
+    fixed = np.empty(n, dtype=np.dtype([
+        ("fields", ">i2"),
+        ("version_len", ">i4"), ("version", ">i4"),
+        ("commune_len", ">i4"), ("commune", f"V{len(commune)}"),
+        ("sheet_len", ">i4"), ("sheet", f"V{len(sheet_no)}"),
+        ("parcel_no_len", ">i4"), ("parcel_no", ">i4"),
+        ("area_len", ">i4"), ("area", ">f8"),
+        ("begin_len", ">i4"), ("begin", ">i8"),
+        ("source_len", ">i4"), ("source", ">i4"),
+        ("txn_len", ">i4"), ("txn", ">i4"),
+        ("hash_len", ">i4"), ("hash", "S32"),
+    ]))
+    fixed["fields"] = len(_COPY_COLUMNS)
+    fixed["version_len"], fixed["version"] = 4, versions
+    fixed["commune_len"], fixed["commune"] = len(commune), np.void(commune)
+    fixed["sheet_len"], fixed["sheet"] = len(sheet_no), np.void(sheet_no)
+    fixed["parcel_no_len"], fixed["parcel_no"] = 4, rows["parcel_no"].to_numpy()
+    fixed["area_len"], fixed["area"] = 8, rows["area_m2"].to_numpy()
+    fixed["begin_len"], fixed["begin"] = 8, (now - _PG_EPOCH) // _MICROSECOND
+    fixed["source_len"], fixed["source"] = 4, source_id
+    fixed["txn_len"], fixed["txn"] = 4, txn
+    fixed["hash_len"], fixed["hash"] = 32, rows["content_hash"].tolist()
+    geoms = pa.array(rows["wkb"].tolist(), type=pa.binary())
+    joined = pc.binary_join_element_wise(
+        _fixed_width(fixed.view(np.uint8).reshape(n, -1)),
+        *_text_field(uids), *_text_field(rows["land_use"].tolist()), *_text_field(rows["address"].tolist()),
+        _lengths(geoms), geoms,
+        b"", null_handling="replace", null_replacement=b"")
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)[joined.offset:joined.offset + n + 1]
+    body = memoryview(joined.buffers()[2])[offsets[0]:offsets[-1]]
+    return b"".join((_COPY_HEADER, body, _COPY_TRAILER))
 
 
-def _copy_column(values: list) -> list[str]:
-    """A column of strings or None in COPY's text format, escaping only when a value needs it."""
-    joined = "".join(v for v in values if v is not None)
-    if any(c in joined for c in _COPY_SPECIAL):
-        return [_copy_text(v) for v in values]
-    return [r"\N" if v is None else v for v in values]
+def _fixed_width(block: np.ndarray) -> pa.Array:
+    """The rows of a 2D uint8 array as a binary array (one value a row)."""
+    n, width = block.shape
+    data = pa.py_buffer(np.ascontiguousarray(block))
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, data]).cast(pa.binary())
+
+
+def _lengths(values: pa.Array) -> pa.Array:
+    """Each value's length as a field length (-1 for NULL)."""
+    lengths = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False).astype(">i4")
+    return _fixed_width(lengths.view(np.uint8).reshape(-1, 4))
+
+
+def _text_field(values: list[str | None]) -> tuple[pa.Array, pa.Array]:
+    """A text field: its lengths and its UTF-8 bytes (NULL for None)."""
+    data = pa.array(values, type=pa.string()).cast(pa.binary())
+    return _lengths(data), data
 
 
 # --- the load -----------------------------------------------------------------------
@@ -475,27 +592,36 @@ def _copy_column(values: list) -> list[str]:
 def load_parcels(reg: Register, gdf: gpd.GeoDataFrame, *, source_ref: str, commune: str | None = None,
                  officer: str | None = None,
                  on_sheet: Callable[[SheetResult], None] | None = None) -> LoadReport:
-    """Load a parcel layer sheet by sheet, each sheet in its own transaction.
+    """Load a parcel layer (a GeoDataFrame) sheet by sheet, each sheet in its own transaction.
 
     A sheet that cannot be loaded (number not matching its extent, duplicate parcel
     numbers) is refused with its reason and the others go on.  Parcels without a
     number cannot be identified and are counted in ``unnumbered``, not loaded.
     """
+    return load_layer(reg, parcel_layer(gdf), source_ref=source_ref, commune=commune, officer=officer,
+                      on_sheet=on_sheet)
+
+
+def load_layer(reg: Register, layer: ParcelLayer, *, source_ref: str, commune: str | None = None,
+               officer: str | None = None,
+               on_sheet: Callable[[SheetResult], None] | None = None) -> LoadReport:
+    """:func:`load_parcels` for a :class:`ParcelLayer` (as :func:`read_parcel_layer` reads it)."""
     report = LoadReport(source=source_ref)
-    if gdf.crs is None:
-        raise CRSError("the parcel layer has no CRS", hint="assign the sheet's CRS and export again")
-    numbered = gdf["parcel_no"].notna() & gdf.geometry.notna() & ~gdf.geometry.is_empty
+    rows = layer.rows
+    sizes = np.fromiter((0 if w is None else len(w) for w in rows["wkb"]), dtype=np.int64, count=len(rows))
+    numbered = rows["parcel_no"].notna().to_numpy() & (sizes > _EMPTY_WKB_LEN)
     report.unnumbered = int((~numbered).sum())
-    gdf = gdf[numbered]
-    if not len(gdf):
+    rows = rows[numbered]
+    if not len(rows):
         return report
     transform = None
-    centre = gdf.geometry.iloc[0].representative_point()
-    if not _same_coordinates(gdf.crs, reg.crs, (centre.x, centre.y)):
-        report.reprojected_from = gdf.crs.name
-        tr = Transformer.from_crs(gdf.crs, reg.crs, always_xy=True)
+    centre = shapely.from_wkb(rows["wkb"].iloc[0]).representative_point()
+    if not _same_coordinates(layer.crs, reg.crs, (centre.x, centre.y)):
+        report.reprojected_from = layer.crs.name
+        tr = Transformer.from_crs(layer.crs, reg.crs, always_xy=True)
         transform = lambda g: shapely.transform(g, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-    def prepare(item: tuple[str, str, gpd.GeoDataFrame]) -> PreparedSheet | SheetResult:
+
+    def prepare(item: tuple[str, str, pd.DataFrame]) -> PreparedSheet | SheetResult:
         commune_code, sheet_no, part = item
         try:
             return prepare_sheet(commune_code, sheet_no, part, transform=transform)
@@ -507,9 +633,9 @@ def load_parcels(reg: Register, gdf: gpd.GeoDataFrame, *, source_ref: str, commu
         writer = _Writer(reg, conn, source_ref, officer)
         writer.bulk = bulk
         try:
-            # the next sheet is prepared (vectorised shapely, hashing) while this one is written
+            # the next sheet is prepared (GEOS without the GIL, hashing) while this one is written
             pending = None
-            for item in _sheets(gdf, commune):
+            for item in _sheets(rows, commune):
                 ahead = pool.submit(prepare, item)
                 if pending is not None:
                     _write_one(writer, pending.result(), report, on_sheet)
@@ -539,17 +665,18 @@ def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str |
     are held back for a human (:func:`cadastre.triage.hold_ambiguous`) and the rest of
     the sheet is loaded; without it such a sheet is refused whole.
     """
-    gdf = read_parcel_layer(path)
-    held = gdf.iloc[:0]
+    layer = read_parcel_layer(path)
+    held = layer.rows.iloc[:0]
     if hold_ambiguous:
-        gdf, held = triage.hold_ambiguous(gdf)
+        rows, held = triage.hold_ambiguous(layer.rows)
+        layer = ParcelLayer(rows, layer.crs)
     try:
         reg = open_register(url)
     except (StoreError, MissingFileError):
-        reg = init_register(url, registry_crs(gdf.crs))
+        reg = init_register(url, registry_crs(layer.crs))
     try:
-        report = load_parcels(reg, gdf, source_ref=os.fspath(path), commune=commune, officer=officer,
-                              on_sheet=on_sheet)
+        report = load_layer(reg, layer, source_ref=os.fspath(path), commune=commune, officer=officer,
+                            on_sheet=on_sheet)
     finally:
         reg.dispose()
     report.held = len(held)
@@ -560,42 +687,51 @@ def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str |
 
 #: held (exclusive, for the session) by a bulk load; every sheet write takes it shared
 _BULK_LOCK = "landrec:bulk-load"
-#: what a bulk load builds once at the end instead of row by row: name -> (kind, SQL).
+#: what a bulk load drops and builds once at the end instead of row by row: indexes
+#: (name, SQL), then the constraints that take them over or check the table (name, SQL).
 #: The GiST index is built with ``buffering = off``: parcels inserted one by one in
 #: load order (sheet by sheet), the tree a row-by-row load grows, without its cost
 #: during COPY (PostGIS's sorted build, the default on a full table, was measured
-#: ten times slower to query on 1M parcels).
-_BULK_OBJECTS = {
-    "idx_parcel_geom": ("index", "CREATE INDEX idx_parcel_geom ON parcel USING gist (geom) WITH (buffering = off)"),
-    "ix_parcel_sheet": ("index", "CREATE INDEX ix_parcel_sheet ON parcel (commune_code, sheet_no)"),
-    "ix_parcel_key_current": ("index", ("CREATE UNIQUE INDEX ix_parcel_key_current ON parcel"
-                                       " (commune_code, sheet_no, parcel_no) WHERE end_lifespan IS NULL")),
-    "uq_parcel_version": ("constraint", ("ALTER TABLE parcel ADD CONSTRAINT uq_parcel_version"
-                                        " UNIQUE (parcel_uid, version)")),
-    "parcel_source_id_fkey": ("constraint", ("ALTER TABLE parcel ADD CONSTRAINT parcel_source_id_fkey"
-                                            " FOREIGN KEY (source_id) REFERENCES source (id)")),
-    "parcel_transaction_id_fkey": ("constraint", ("ALTER TABLE parcel ADD CONSTRAINT parcel_transaction_id_fkey"
-                                                 " FOREIGN KEY (transaction_id) REFERENCES edit_transaction (id)")),
-}
+#: ten times slower to query on 1M parcels).  It is built on a second connection while
+#: this one builds the b-trees (CREATE INDEX takes a lock that does not exclude another).
+_GIST = ("idx_parcel_geom", "CREATE INDEX idx_parcel_geom ON parcel USING gist (geom) WITH (buffering = off)")
+_BTREES = (
+    ("parcel_pkey", "CREATE UNIQUE INDEX parcel_pkey ON parcel (id)"),
+    ("ix_parcel_sheet", "CREATE INDEX ix_parcel_sheet ON parcel (commune_code, sheet_no)"),
+    ("ix_parcel_key_current", ("CREATE UNIQUE INDEX ix_parcel_key_current ON parcel"
+                              " (commune_code, sheet_no, parcel_no) WHERE end_lifespan IS NULL")),
+    ("uq_parcel_version", "CREATE UNIQUE INDEX uq_parcel_version ON parcel (parcel_uid, version)"),
+)
+_CONSTRAINTS = (
+    ("parcel_pkey", "ALTER TABLE parcel ADD CONSTRAINT parcel_pkey PRIMARY KEY USING INDEX parcel_pkey"),
+    ("uq_parcel_version", "ALTER TABLE parcel ADD CONSTRAINT uq_parcel_version UNIQUE USING INDEX uq_parcel_version"),
+    ("parcel_source_id_fkey", ("ALTER TABLE parcel ADD CONSTRAINT parcel_source_id_fkey"
+                              " FOREIGN KEY (source_id) REFERENCES source (id)")),
+    ("parcel_transaction_id_fkey", ("ALTER TABLE parcel ADD CONSTRAINT parcel_transaction_id_fkey"
+                                   " FOREIGN KEY (transaction_id) REFERENCES edit_transaction (id)")),
+)
+_MAINTENANCE_MEM = text("SET LOCAL maintenance_work_mem = '256MB'")
 
 
 def _begin_bulk(reg: Register, conn: Connection) -> bool:
-    """On PostGIS with an empty parcel table, take the bulk lock (other loads wait) and
-    drop the indexes and foreign keys that are built faster once at the end."""
+    """On PostGIS, take the bulk lock (or leave it to the load holding it: this load's
+    sheets wait for it), rebuild what a killed bulk load left dropped, and if the parcel
+    table is empty keep the lock and drop the indexes and constraints built faster once
+    at the end.  Whether this load is a bulk load."""
     if reg.kind != "postgis":
         return False
-    with conn.begin():
-        _rebuild_indexes(conn)
     locked = conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:b))"), {"b": _BULK_LOCK}).scalar_one()
     conn.commit()
     if not locked:
         return False
+    _rebuild_indexes(reg, conn)
     with conn.begin():
         empty = conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM parcel)")).scalar_one()
         if empty:
-            for name, (kind, _) in _BULK_OBJECTS.items():
-                drop = f"DROP INDEX {name}" if kind == "index" else f"ALTER TABLE parcel DROP CONSTRAINT {name}"
-                conn.execute(text(drop))
+            for name, _ in _CONSTRAINTS:
+                conn.execute(text(f"ALTER TABLE parcel DROP CONSTRAINT {name}"))
+            for name, _ in (_GIST, *_BTREES):
+                conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # the constraints' went with them
     if not empty:
         _unlock_bulk(conn)
     return bool(empty)
@@ -609,22 +745,40 @@ def _unlock_bulk(conn: Connection) -> None:
 def _end_bulk(reg: Register, conn: Connection) -> None:
     if conn.in_transaction():
         conn.rollback()
-    with conn.begin():
-        conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-        _rebuild_indexes(conn)
+    _rebuild_indexes(reg, conn)
     _unlock_bulk(conn)
     with conn.begin():
         conn.execute(text("ANALYZE parcel"))
 
 
-def _rebuild_indexes(conn: Connection) -> None:
-    """Build what a bulk load dropped (also after a bulk load that was killed)."""
-    present = set(conn.execute(text(
-        "SELECT indexname FROM pg_indexes WHERE tablename = 'parcel'"
-        " UNION SELECT conname FROM pg_constraint WHERE conrelid = 'parcel'::regclass")).scalars())
-    for name, (_, sql) in _BULK_OBJECTS.items():
-        if name not in present:
-            conn.execute(text(sql))
+def _rebuild_indexes(reg: Register, conn: Connection) -> None:
+    """Build what a bulk load dropped (also after a bulk load that was killed): the GiST
+    index on a second connection beside the b-trees, then the constraints."""
+    with conn.begin():
+        indexes = set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'parcel'")).scalars())
+        constraints = set(conn.execute(text(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'parcel'::regclass")).scalars())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        gist = pool.submit(_build, reg.engine, [sql for name, sql in (_GIST,) if name not in indexes])
+        with conn.begin():
+            conn.execute(_MAINTENANCE_MEM)
+            for name, sql in _BTREES:
+                if name not in indexes:
+                    conn.execute(text(sql))
+        gist.result()
+    with conn.begin():
+        for name, sql in _CONSTRAINTS:
+            if name not in constraints:
+                conn.execute(text(sql))
+
+
+def _build(engine, statements: list[str]) -> None:
+    """Run index builds in one transaction on a connection of their own."""
+    if statements:
+        with engine.begin() as conn:
+            conn.execute(_MAINTENANCE_MEM)
+            for sql in statements:
+                conn.execute(text(sql))
 
 
 def count_current(reg: Register) -> int:

@@ -184,3 +184,15 @@ def test_the_geopackage_store_opens_as_a_geopackage(tmp_path):
     assert len(df) == 90 and df.crs is not None
     with init_register(path, None).engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(text("rtree_parcel_geom"))).scalar_one() == 90
+
+
+def test_text_values_survive_the_store_exactly(reg):
+    gdf = tiled_parcels([SHEETS[0]], crs=CRS_BG, rows=1, cols=4, commune_code="10001")
+    addresses = ["thôn Đông\txóm 2", "a\\b\nc", None, "ngõ 5, \"Bắc\" 'Giang'"]
+    land_uses = ["LUC", None, "ONT", "ODT"]
+    gdf["address"], gdf["land_use"] = addresses, land_uses
+    load_parcels(reg, gdf, source_ref="x")
+    with reg.engine.connect() as conn:
+        rows = conn.execute(text("SELECT parcel_no, address, land_use FROM parcel ORDER BY parcel_no")).all()
+    assert [tuple(r) for r in rows] == list(zip([1, 2, 3, 4], addresses, land_uses))
+    assert load_parcels(reg, gdf, source_ref="x").totals()["unchanged"] == 4
