@@ -171,9 +171,7 @@ def _sort_regions(regions: gpd.GeoDataFrame, labels: dict[int, Label], sheet: Sh
             reasons.append("road or water (long, narrow, no parcel number)")
         elif lab is None and touches_edge[i]:
             reasons.append("piece of a parcel of a neighbouring sheet (at the frame, no label)")
-        elif lab is None:
-            reasons.append("no label")
-        else:
+        else:  # a parcel, labelled or not: one whose label was not read is flagged for a human
             reasons.append("")
     reasons = np.array(reasons, dtype=object)
     keep = reasons == ""

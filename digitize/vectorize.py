@@ -93,10 +93,15 @@ def _hole_area(comp: np.ndarray) -> int:
     return int(np.bincount(lab.ravel())[1:].max())
 
 
-def _directional_open(mask: np.ndarray, length: int, angles: int = 12) -> np.ndarray:
-    """Pixels of ``mask`` on a straight run of at least ``length`` px in some direction."""
+def _directional_open(mask: np.ndarray, length: int, angles: int | None = None) -> np.ndarray:
+    """Pixels of ``mask`` on a straight run of at least ``length`` px in some direction.
+
+    The directions are close enough (by default) that a one-pixel line between two of
+    them drifts at most half a pixel from the nearer one over the run.
+    """
     out = np.zeros_like(mask)
     c = (length - 1) / 2
+    angles = angles or max(12, int(np.ceil(np.pi / np.arctan(1.0 / max(c, 1.0)))))
     for a in np.arange(angles) * np.pi / angles:
         k = np.zeros((length, length), np.uint8)
         dx, dy = np.cos(a) * c, np.sin(a) * c
@@ -105,42 +110,169 @@ def _directional_open(mask: np.ndarray, length: int, angles: int = 12) -> np.nda
     return out
 
 
-def _bridges(rest: np.ndarray, runs: np.ndarray, px_per_mm: float) -> np.ndarray:
-    """Pieces of ``rest`` that join line-work at two ends far apart: short boundary edges.
+def _pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Label the 8-connected pieces of ``mask``; per piece: centroid, unit axis, length, width.
 
-    A letter touching a line touches it in one place; a boundary edge too short for the
-    directional opening runs from one line to another.
+    Returns (label image, (n, 6) array of cx, cy, ax, ay, length, width), row 0 unused.
+    Length and width come from the second moments (a uniform bar of length L has
+    variance L^2/12 along its axis), so they are sub-pixel and need no loop.
     """
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
-    near = cv2.dilate(runs.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    keep = np.zeros(n, dtype=bool)
-    width = 0.5 * px_per_mm
-    for i in range(1, n):
-        x, y, w, h, area = stats[i]
-        length = float(np.hypot(w, h))
-        if length < 0.6 * px_per_mm or area > 1.6 * length * width + 4:
-            continue  # a dot, or too thick for a line (a letter)
-        comp = lab[y:y + h, x:x + w] == i
-        touch = comp & near[y:y + h, x:x + w]
-        if not touch.any():
-            continue
-        ys, xs = np.nonzero(touch)
-        d = np.hypot(xs[:, None] - xs[None, :], ys[:, None] - ys[None, :]) if len(xs) < 400 else None
-        if d is not None and d.max() >= 0.8 * length:
-            keep[i] = True
-    return keep[lab]
+    n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    ys, xs = np.nonzero(lab)
+    ids = lab[ys, xs]
+    cnt = np.maximum(np.bincount(ids, minlength=n), 1).astype(float)
+    mx = np.bincount(ids, xs, n) / cnt
+    my = np.bincount(ids, ys, n) / cnt
+    dx, dy = xs - mx[ids], ys - my[ids]
+    sxx = np.bincount(ids, dx * dx, n) / cnt + 1 / 12
+    syy = np.bincount(ids, dy * dy, n) / cnt + 1 / 12
+    sxy = np.bincount(ids, dx * dy, n) / cnt
+    tr, det = sxx + syy, sxx * syy - sxy**2
+    disc = np.sqrt(np.maximum(tr**2 / 4 - det, 0))
+    l1, l2 = tr / 2 + disc, np.maximum(tr / 2 - disc, 0)
+    theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+    stats = np.column_stack([mx, my, np.cos(theta), np.sin(theta), np.sqrt(12 * l1), np.sqrt(12 * l2)])
+    return lab, stats
+
+
+def _ray_hit(support: np.ndarray, blocked: np.ndarray, start: np.ndarray, step: np.ndarray,
+             reach: int, own: int) -> tuple[int, np.ndarray | None]:
+    """Walk from ``start`` along ``step`` for up to ``reach`` px; the first thing met.
+
+    ``support`` holds -1 for line-work, a piece id (> 0) for candidate pieces, 0 else;
+    ``blocked`` is any other ink.  Returns (what was met: -1, a piece id, or 0 for
+    nothing or other ink; the point met).
+    """
+    h, w = support.shape
+    for k in range(1, reach + 1):
+        x, y = int(round(start[0] + step[0] * k)), int(round(start[1] + step[1] * k))
+        if not (0 <= x < w and 0 <= y < h):
+            return 0, None
+        v = support[y, x]
+        if v != 0 and v != own:
+            return int(v), np.array([x, y], float)
+        if v == 0 and blocked[y, x]:
+            return 0, None
+    return 0, None
+
+
+def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, stroke: int,
+                    max_gap_mm: float, text_gap_mm: float = 0.8) -> np.ndarray:
+    """Straight thin pieces of ``rest`` that belong to the line-work, with the gaps they leave.
+
+    A piece is kept when it is a thin bar (a short boundary edge, a fragment of a
+    broken or faded line) and each of its ends reaches line-work, or another kept bar
+    on the same line, within ``max_gap_mm`` along its own axis with no other ink in
+    between.  A letter touching a line is not a bar; a bar with other text within
+    ``text_gap_mm`` along most of it is a stroke of a letter or a fraction bar.  Returns the kept pieces and the segments bridging their gaps.
+    """
+    lab, st = _pieces(rest)
+    width_max = 1.2 * stroke + 1.0
+    length, width = st[:, 4], st[:, 5]
+    cand = (length >= max(4.0, 0.5 * px_per_mm)) & (width <= width_max) & (length >= 2 * width)
+    cand[0] = False
+    if cand.any():  # a stroke of a letter or a fraction bar has other text right beside it
+        others = (rest & ~cand[lab]).astype(np.uint8)
+        r = max(1, int(round(text_gap_mm * px_per_mm)))
+        near = cv2.dilate(others, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        n = len(cand)
+        share = np.bincount(lab.ravel(), near.ravel().astype(float), n) / np.maximum(np.bincount(lab.ravel(), minlength=n), 1)
+        cand &= share < 0.3
+    if not cand.any():
+        return np.zeros_like(rest)
+    keep_lab = np.where(cand, np.arange(len(cand)), 0)[lab]
+    grow = max(1, int(round(stroke / 2)))
+    k = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+    support = cv2.dilate(keep_lab.astype(np.float32), k).astype(np.int32)  # ids, grown by half a stroke
+    support[cv2.dilate(lines.astype(np.uint8), k).astype(bool)] = -1
+    support[keep_lab > 0] = keep_lab[keep_lab > 0]
+    blocked = rest & (keep_lab == 0) & (length >= px_per_mm)[lab]  # letters block a ray, specks do not
+    reach = int(round(max_gap_mm * px_per_mm))
+    cos_max = np.cos(np.radians(12))
+    ends: dict[int, list[tuple[int, np.ndarray, np.ndarray | None]]] = {}
+    for i in np.flatnonzero(cand):
+        c, a, half = st[i, :2], st[i, 2:4], st[i, 4] / 2
+        hits = []
+        for sign in (1.0, -1.0):
+            end = c + sign * a * max(half - 1.0, 0.0)
+            what, at = _ray_hit(support, blocked, end, sign * a, reach + 1, int(i))
+            if what > 0:  # another bar: only one on the same line
+                dx, dy = st[what, :2] - c
+                off = abs(float(a[0] * dy - a[1] * dx))  # its centre's distance from this bar's line
+                if abs(float(a @ st[what, 2:4])) < cos_max or off > width_max + 1:
+                    what = 0
+            hits.append((what, end, at))
+        ends[int(i)] = hits
+    alive = {i for i, hits in ends.items() if all(w != 0 for w, _, _ in hits)}
+    changed = True
+    while changed:
+        changed = False
+        for i in list(alive):
+            if any(w > 0 and w not in alive for w, _, _ in ends[i]):
+                alive.discard(i)
+                changed = True
+    out = np.isin(lab, list(alive)).astype(np.uint8) if alive else np.zeros(rest.shape, np.uint8)
+    for i in alive:
+        for _, end, at in ends[i]:
+            if at is not None:
+                cv2.line(out, (int(round(end[0])), int(round(end[1]))), (int(at[0]), int(at[1])), 1, thickness=stroke)
+    return out.astype(bool)
+
+
+def _text_bars(lines: np.ndarray, text: np.ndarray, *, px_per_mm: float, max_len_mm: float = 15.0,
+               reach_mm: float = 1.6) -> np.ndarray:
+    """Line-work pixels of fraction bars and underlines: straight runs with text on both sides.
+
+    The line-work is cut into branches at its junctions; a straight branch no longer
+    than ``max_len_mm`` with text within ``reach_mm`` on both sides along most of its
+    length is a bar of a label (the number over the area), not a boundary, even when
+    it touches one.  Returns the pixels to take out of the line-work.
+    """
+    skel = skeletonize(lines)
+    nb = cv2.filter2D(skel.astype(np.uint8), -1, _NEIGH, borderType=cv2.BORDER_CONSTANT)
+    junctions = skel & (nb >= 3)
+    lab, st = _pieces(skel & ~cv2.dilate(junctions.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool))
+    length, width = st[:, 4], st[:, 5]
+    cand = np.flatnonzero((length >= 1.5 * px_per_mm) & (length <= max_len_mm * px_per_mm) & (width <= 2.5))
+    cand = cand[cand > 0]
+    if len(cand) == 0:
+        return np.zeros_like(lines)
+    r = max(1, int(round(0.25 * px_per_mm)))
+    near = cv2.dilate(text.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    h, w = near.shape
+    c, a, half = st[cand, :2], st[cand, 2:4], st[cand, 4] / 2
+    normal = np.column_stack([-a[:, 1], a[:, 0]])
+    t = np.linspace(-0.8, 0.8, 9)
+    d = np.linspace(0.4, reach_mm, 4) * px_per_mm
+    sides = []
+    for sign in (1.0, -1.0):
+        pts = (c[:, None, None, :] + a[:, None, None, :] * (t[None, :, None, None] * half[:, None, None, None])
+               + sign * normal[:, None, None, :] * d[None, None, :, None])  # (bars, along, out, 2)
+        x = np.clip(np.round(pts[..., 0]).astype(int), 0, w - 1)
+        y = np.clip(np.round(pts[..., 1]).astype(int), 0, h - 1)
+        sides.append(near[y, x].any(axis=2).mean(axis=1))
+    bars = cand[(sides[0] >= 0.6) & (sides[1] >= 0.6)]
+    if len(bars) == 0:
+        return np.zeros_like(lines)
+    stroke = _line_width(lines)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1, 2 * stroke + 1))
+    drop = cv2.dilate(np.isin(lab, bars).astype(np.uint8), k).astype(bool)
+    keep = cv2.dilate(junctions.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * stroke + 1,) * 2))
+    return drop & lines & ~keep.astype(bool)
 
 
 def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, piece_min_mm: float = 20.0,
-                   hole_min_mm: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
+                   hole_min_mm: float = 2.5, max_gap_mm: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
     """Split ink into (line-work, other).
 
     Line-work is ink on a straight run of at least ``run_mm`` (a directional opening,
     at half resolution: lines are long, letters short), so text that touches or
-    crosses a boundary comes off it; boundary edges too short for the opening come
-    back as pieces joining two lines (:func:`_bridges`).  Pieces left on their own and
-    shorter than ``piece_min_mm`` (fraction bars, underlines, grid crosses, strokes of
-    letters) go to the other ink unless they enclose an area.
+    crosses a boundary comes off it.  Pieces left on their own and shorter than
+    ``piece_min_mm`` (fraction bars, underlines, grid crosses, strokes of letters) go
+    to the other ink unless they enclose an area, and so do the bars of labels that
+    touch a boundary (:func:`_text_bars`).  Then straight thin bars of the
+    other ink whose two ends reach the line-work (short boundary edges, the pieces of
+    a broken or faded line) come back, their gaps bridged (:func:`_straight_links`).
     """
     u = ink.astype(np.uint8)
     h, w = u.shape
@@ -148,7 +280,6 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     runs = _directional_open(half, max(3, int(run_mm * px_per_mm / 2)) | 1)
     runs = cv2.resize(runs, (w, h), interpolation=cv2.INTER_NEAREST)
     lines = cv2.dilate(runs, np.ones((3, 3), np.uint8)) & u
-    lines |= _bridges(ink & ~lines.astype(bool), lines.astype(bool), px_per_mm).astype(np.uint8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
     small = np.zeros(n, dtype=bool)
     lim = piece_min_mm * px_per_mm
@@ -159,6 +290,10 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
         comp = lab[y:y + hh, x:x + ww] == i
         small[i] = _hole_area(comp) < (hole_min_mm * px_per_mm) ** 2
     lines = lines.astype(bool) & ~small[lab]
+    if lines.any():
+        lines &= ~_text_bars(lines, ink & ~lines, px_per_mm=px_per_mm)
+        lines |= _straight_links(ink & ~lines, lines, px_per_mm=px_per_mm, stroke=_line_width(lines),
+                                 max_gap_mm=max_gap_mm)
     return lines, ink & ~lines
 
 
@@ -284,7 +419,7 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     ink = ink_mask(dark)
     if erase is not None:
         ink &= ~erase
-    lines, text = split_linework(ink, px_per_mm=px_per_mm)
+    lines, text = split_linework(ink, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm)
     if not lines.any():
         raise DigitizeError("no line-work found on the sheet", hint="check that the image is a cadastral sheet scan")
     lines = close_gaps(lines, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm)

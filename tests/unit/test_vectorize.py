@@ -113,3 +113,75 @@ def test_text_and_line_work_are_told_apart():
 def test_a_blank_page_is_refused():
     with pytest.raises(DigitizeError, match="no line-work"):
         vectorize(np.full((400, 400), 230, np.uint8), px_per_mm=PPMM)
+
+
+_M = 40  # margin around the two cells, px
+
+
+def _two_cells(draw_inner) -> np.ndarray:
+    """Two 20 x 12 mm cells side by side at 200 dpi; ``draw_inner(d, x, y0, y1)`` draws their shared side."""
+    w, h = int(40 * PPMM), int(12 * PPMM)
+    m = _M
+    img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
+    d = ImageDraw.Draw(img)
+    d.rectangle([m, m, m + w, m + h], outline=35, width=2)
+    draw_inner(d, m + w // 2, m, m + h)
+    return np.asarray(img)
+
+
+def _cells(v) -> int:
+    """Regions of more than 20 mm2 inside the two cells' frame."""
+    frame = box(_M + 2, _M + 2, _M + 40 * PPMM - 2, _M + 12 * PPMM - 2)
+    return int(sum(1 for g in v.regions.geometry if g.area > 20 * PPMM**2 and frame.contains(g.representative_point())))
+
+
+def test_a_dashed_boundary_closes_and_text_beside_it_does_not():
+    """A boundary drawn as dashes (broken or faded ink) still divides; the label's strokes are not line-work."""
+    def dashes(d, x, y0, y1):
+        dash, gap = int(1.2 * PPMM), int(0.8 * PPMM)
+        for y in range(y0, y1, dash + gap):
+            d.line([(x, y), (x, min(y + dash, y1))], fill=60, width=2)
+
+    img = _two_cells(dashes)
+    font = ImageFont.truetype(FONT, int(2.5 * PPMM))
+    pil = Image.fromarray(img)
+    ImageDraw.Draw(pil).text((60, 60), "11 ILI", font=font, fill=30)
+    v = vectorize(np.asarray(pil), px_per_mm=PPMM)
+    assert _cells(v) == 2
+
+
+def test_a_label_bar_touching_a_boundary_does_not_split_the_parcel():
+    """The fraction bar of a crowded label runs into the boundary: it stays text."""
+    def nothing(d, x, y0, y1):
+        d.line([(x, y0), (x, y1)], fill=35, width=2)
+
+    img = Image.fromarray(_two_cells(nothing))
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, int(2.2 * PPMM))
+    x_line = img.width // 2
+    y = img.height // 2
+    d.text((x_line - int(9 * PPMM), y - 2), "1234", font=font, fill=30, anchor="ls")
+    d.line([(x_line - int(9 * PPMM), y), (x_line, y)], fill=30, width=2)  # bar touches the boundary
+    d.text((x_line - int(9 * PPMM), y + 3), "567.8", font=font, fill=30, anchor="lt")
+    v = vectorize(np.asarray(img), px_per_mm=PPMM)
+    assert _cells(v) == 2
+
+
+def test_letters_touching_a_line_are_not_line_work():
+    def line(d, x, y0, y1):
+        d.line([(x, y0), (x, y1)], fill=35, width=2)
+
+    img = Image.fromarray(_two_cells(line))
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, int(2.5 * PPMM))
+    x_line = img.width // 2
+    d.text((x_line + 1, img.height // 2), "DNK", font=font, fill=30, anchor="lm")  # D's stem on the line
+    ink = ink_mask(darkness(np.asarray(img), px_per_mm=PPMM))
+    lines, text = split_linework(ink, px_per_mm=PPMM)
+    strip = slice(x_line + int(1.2 * PPMM), x_line + int(8 * PPMM))  # beyond the D's stem
+    letters = ink[:, strip] & ~lines[:, strip]
+    on_lines = lines[:, strip] & ink[:, strip]
+    # the horizontal frame lines run through this strip too: compare only the text rows
+    rows = slice(img.height // 2 - int(2 * PPMM), img.height // 2 + int(2 * PPMM))
+    assert letters[rows].sum() > 0
+    assert on_lines[rows].sum() == 0
