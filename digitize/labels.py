@@ -502,9 +502,17 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         text_read = " | ".join(" ".join(w[0] for w in read[k + r]) for r in range(len(geo)))
         k += len(geo)
         number, area, _, _, anchors = _parse(tokens)
-        if anchors:
-            region = _region_under(anchors[0].box, text, labels) or region
         found.append((Label(region, number, area, None, 0.0, text_read, bbox, tokens), anchors))
+    found = _join_halves(found, char_h or 2 * px_per_mm)
+    pixels = np.bincount(labels.ravel()) if m_per_px else None
+    for lab, anchors in found:
+        if anchors:
+            under = [r for r in (_region_under(t.box, text, labels) for t in anchors) if r]
+            lab.region = under[0] if under else lab.region
+            if pixels is not None and lab.area_label_m2 and len(set(under)) > 1:
+                # number and area on two sides of a line: the region whose area the label gives
+                lab.region = min(under, key=lambda r: abs(np.log(max(pixels[r], 1) * m_per_px**2
+                                                                 / lab.area_label_m2)))
     codes = _assign_codes(found, char_h or 2 * px_per_mm)
     for i, (lab, anchors) in enumerate(found):
         conf = [t.conf for t in anchors]
@@ -513,7 +521,6 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
             conf.append(code_conf)
         have = sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use))
         lab.confidence = float(np.mean(conf)) * have / 3 if conf else 0.0
-    pixels = np.bincount(labels.ravel()) if m_per_px else None
     out: dict[int, Label] = {}
     for lab, _ in found:
         if lab.parcel_no is None and lab.area_label_m2 is None:
@@ -523,6 +530,48 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         if old is None or _score(lab, area_m2) > _score(old, area_m2):
             out[lab.region] = lab
     return out
+
+
+def _union(boxes) -> tuple[int, int, int, int]:
+    """The box around boxes."""
+    b = list(boxes)
+    return min(x[0] for x in b), min(x[1] for x in b), max(x[2] for x in b), max(x[3] for x in b)
+
+
+def _join_halves(found: list[tuple[Label, list[Token]]], char_h: float) -> list[tuple[Label, list[Token]]]:
+    """Join a number read without an area to an area read without a number just under it.
+
+    The two halves of a fraction fall apart when its bar is gone (touching a boundary
+    line, it went with the line-work) or the number sits over a line; nearest pairs
+    first: the area at most a character height under the number, and centred under it.
+    """
+    tops = [i for i, (lab, a) in enumerate(found) if lab.parcel_no is not None and lab.area_label_m2 is None and a]
+    bottoms = [i for i, (lab, a) in enumerate(found) if lab.parcel_no is None and lab.area_label_m2 is not None and a]
+    pairs = []
+    for i in tops:
+        n = found[i][1][0].box
+        for j in bottoms:
+            b = found[j][1][0].box
+            if n is None or b is None:
+                continue
+            dy = b[1] - n[3]
+            dx = abs((b[0] + b[2]) - (n[0] + n[2])) / 2
+            if -0.3 * char_h <= dy <= char_h and dx <= 0.6 * char_h:
+                pairs.append((max(dy, 0) + dx, i, j))
+    gone: set[int] = set()
+    joined: set[int] = set()
+    for _, i, j in sorted(pairs):
+        if i in joined or j in gone:
+            continue
+        (top, ta), (bottom, ba) = found[i], found[j]
+        top.area_label_m2 = bottom.area_label_m2
+        top.text = f"{top.text} | {bottom.text}"
+        top.tokens = top.tokens + [Token(t.text, t.row + 1000, t.x, t.conf, t.box) for t in bottom.tokens]
+        top.bbox = _union([top.bbox, bottom.bbox])
+        ta.extend(ba)
+        joined.add(i)
+        gone.add(j)
+    return [f for k, f in enumerate(found) if k not in gone]
 
 
 def _code_pieces(tokens: list[Token]) -> list[tuple[str, bool, Token]]:
@@ -559,8 +608,7 @@ def _assign_codes(found: list[tuple[Label, list[Token]]], char_h: float) -> dict
     """
     pieces = [pc for lab, _ in found for pc in _code_pieces(lab.tokens)]
     seen = Counter(code for code, whole, _ in pieces if whole)
-    stacks = {i: (min(t.box[0] for t in a), min(t.box[1] for t in a), max(t.box[2] for t in a),
-                  max(t.box[3] for t in a)) for i, (_, a) in enumerate(found) if a and all(t.box for t in a)}
+    stacks = {i: _union(t.box for t in a) for i, (_, a) in enumerate(found) if a and all(t.box for t in a)}
     reach = 2.0 * char_h
     near: dict[int, list[tuple[float, int]]] = {}
     for k, (_, _, t) in enumerate(pieces):
