@@ -220,12 +220,12 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
 
 
 def _text_bars(lines: np.ndarray, text: np.ndarray, *, px_per_mm: float, max_len_mm: float = 15.0,
-               reach_mm: float = 1.6) -> np.ndarray:
+               reach_mm: float = 1.2) -> np.ndarray:
     """Line-work pixels of fraction bars and underlines: straight runs with text on both sides.
 
     The line-work is cut into branches at its junctions; a straight branch no longer
-    than ``max_len_mm`` with text within ``reach_mm`` on both sides along most of its
-    length is a bar of a label (the number over the area), not a boundary, even when
+    than ``max_len_mm`` with text within ``reach_mm`` along most of one side and a
+    good part of the other is a bar of a label (the number over the area), not a boundary, even when
     it touches one.  Returns the pixels to take out of the line-work.
     """
     skel = skeletonize(lines)
@@ -251,7 +251,8 @@ def _text_bars(lines: np.ndarray, text: np.ndarray, *, px_per_mm: float, max_len
         x = np.clip(np.round(pts[..., 0]).astype(int), 0, w - 1)
         y = np.clip(np.round(pts[..., 1]).astype(int), 0, h - 1)
         sides.append(near[y, x].any(axis=2).mean(axis=1))
-    bars = cand[(sides[0] >= 0.6) & (sides[1] >= 0.6)]
+    both = np.minimum(sides[0], sides[1]) >= 0.35
+    bars = cand[both & (np.maximum(sides[0], sides[1]) >= 0.6)]
     if len(bars) == 0:
         return np.zeros_like(lines)
     stroke = _line_width(lines)
