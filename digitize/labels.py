@@ -360,7 +360,7 @@ def _parse(tokens: list[Token]) -> tuple[int | None, float | None, str | None, f
             conf.append(p.conf)
         else:
             q = _unfused(p)
-            if 3 * sum(c.isalpha() for c in q.text) <= len(q.text):  # mostly digits: a number
+            if 2 * sum(c.isalpha() for c in q.text) <= len(q.text):  # mostly digits: a number
                 numbers.append(q)
     number = area = None
     anchors = []

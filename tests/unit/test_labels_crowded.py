@@ -1,0 +1,118 @@
+"""Reading labels on crowded sheets: codes over a boundary, underlined numbers, fractions split by a line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from digitize.labels import Token, parse_label, read_labels
+from digitize.vectorize import darkness, ink_mask, split_linework
+
+PPMM = 220 / 25.4
+FONTS = "/usr/share/fonts/truetype/"
+FACES = [("dejavu/DejaVuSerif.ttf", 2.0), ("liberation/LiberationSans-Regular.ttf", 2.4),
+         ("dejavu/DejaVuSans.ttf", 1.8)]
+
+
+def _read(img: Image.Image, regions: np.ndarray, m_per_px: float | None = None):
+    grey = np.asarray(img)
+    dark = darkness(grey, px_per_mm=PPMM)
+    lines, text = split_linework(ink_mask(dark), px_per_mm=PPMM)
+    return read_labels(text, regions, px_per_mm=PPMM, lines=lines, dark=dark, m_per_px=m_per_px)
+
+
+def _fraction(d: ImageDraw.ImageDraw, f: ImageFont.FreeTypeFont, x: float, y: float, num: int, area: str) -> float:
+    """Number over area centred on (x, y); returns the bar's half length."""
+    bar = max(f.getlength(str(num)), f.getlength(area)) + 5
+    d.text((x, y - 3), str(num), font=f, anchor="ms", fill=30)
+    d.line([(x - bar / 2, y), (x + bar / 2, y)], fill=30, width=1)
+    d.text((x, y + 4), area, font=f, anchor="mt", fill=30)
+    return bar / 2
+
+
+@pytest.mark.parametrize("font,size_mm", FACES)
+def test_a_code_over_the_boundary_belongs_to_the_label_it_follows(font, size_mm):
+    # cell 1's label sits at its right edge, so its code lies across the line in cell 2,
+    # just left of cell 2's own label (whose code lies on the usual side, the right)
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    cell, h = int(40 * PPMM), int(24 * PPMM)
+    img = Image.new("L", (3 * cell, h), 238)
+    d = ImageDraw.Draw(img)
+    y = h / 2
+    # an easy label in cell 3 and a first one in cell 1 teach the usual side
+    half = _fraction(d, f, 2.5 * cell, y, 9, "1204.5")
+    d.text((2.5 * cell + half + 7, y), "BHK", font=f, anchor="lm", fill=30)
+    edge = cell - 4  # the line between cells 1 and 2
+    half = _fraction(d, f, edge - f.getlength("1630.4") / 2 - 12, y, 17, "1630.4")
+    x_code = edge + 6
+    d.text((x_code, y), "CLN", font=f, anchor="lm", fill=30)
+    x2 = x_code + f.getlength("CLN") + 8 + f.getlength("302.1") / 2 + 3
+    half = _fraction(d, f, x2, y, 18, "302.1")
+    d.text((x2 + half + 7, y), "ONT", font=f, anchor="lm", fill=30)
+    for x in (edge, 2 * cell):
+        d.line([(x, 0), (x, h)], fill=30, width=2)
+    regions = np.ones((h, 3 * cell), np.int32)
+    regions[:, edge:] = 2
+    regions[:, 2 * cell:] = 3
+    got = _read(img, regions)
+    assert (got[1].parcel_no, got[1].area_label_m2, got[1].land_use) == (17, 1630.4, "CLN"), got[1].text
+    assert (got[2].parcel_no, got[2].area_label_m2, got[2].land_use) == (18, 302.1, "ONT"), got[2].text
+    assert (got[3].parcel_no, got[3].land_use) == (9, "BHK")
+
+
+@pytest.mark.parametrize("font,size_mm", FACES)
+@pytest.mark.parametrize("num", [4, 21, 135])
+def test_an_underlined_number_is_read(font, size_mm, num):
+    # the fraction bar touches the digits over it
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    cell = int(30 * PPMM)
+    img = Image.new("L", (cell, cell), 238)
+    d = ImageDraw.Draw(img)
+    x = y = cell / 2
+    area = "806.2"
+    bar = max(f.getlength(str(num)), f.getlength(area)) + 5
+    d.text((x, y), str(num), font=f, anchor="ms", fill=30)
+    d.line([(x - bar / 2, y), (x + bar / 2, y)], fill=30, width=2)
+    d.text((x, y + 4), area, font=f, anchor="mt", fill=30)
+    got = _read(img, np.ones((cell, cell), np.int32))
+    assert (got[1].parcel_no, got[1].area_label_m2) == (num, 806.2), got[1].text
+
+
+@pytest.mark.parametrize("font,size_mm", FACES[:2])
+@pytest.mark.parametrize("owner", [1, 2])
+def test_a_fraction_split_by_a_boundary_goes_to_the_region_whose_area_it_gives(font, size_mm, owner):
+    # the bar lies on a boundary, so number and area are read apart, on two sides of the line
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    w, h = int(40 * PPMM), int(40 * PPMM)
+    img = Image.new("L", (w, h), 238)
+    d = ImageDraw.Draw(img)
+    split = int(0.4 * h)
+    d.line([(0, split), (w, split)], fill=30, width=2)
+    d.text((w / 2, split - 3), "57", font=f, anchor="ms", fill=30)
+    d.text((w / 2, split + 4), "412.5", font=f, anchor="mt", fill=30)
+    regions = np.ones((h, w), np.int32)
+    regions[split:] = 2
+    m_per_px = float(np.sqrt(412.5 / (regions == owner).sum()))
+    got = _read(img, regions, m_per_px=m_per_px)
+    assert list(got) == [owner]
+    assert (got[owner].parcel_no, got[owner].area_label_m2) == (57, 412.5), got[owner].text
+
+
+def test_a_neighbours_letters_fused_to_a_number_are_dropped():
+    area = Token("304.6", 1, 1.0, 0.9)
+    assert parse_label([Token("IT214", 0, 1.0, 0.9), area])[:2] == (214, 304.6)
+    assert parse_label([Token("UC27", 0, 1.0, 0.9), area])[:2] == (27, 304.6)
+    assert parse_label([Token("214NT", 0, 1.0, 0.9), area])[:2] == (214, 304.6)
+    # a single O or I at an end is a misread digit, not a neighbour's letter
+    assert parse_label([Token("1O", 0, 1.0, 0.9), area])[:2] == (10, 304.6)
+    # a speck read as a point after the number
+    assert parse_label([Token("312.", 0, 1.0, 0.9), area])[:2] == (312, 304.6)
+
+
+def test_the_number_is_the_integer_nearest_above_the_area():
+    toks = [Token("1", 0, 1.0, 0.9), Token("758", 1, 1.0, 0.9), Token("209.2", 2, 1.0, 0.9)]
+    assert parse_label(toks)[:2] == (758, 209.2)
+    # number, code and area on three rows
+    toks = [Token("36", 0, 1.0, 0.9), Token("LUC", 1, 1.0, 0.9), Token("1040.7", 2, 1.0, 0.9)]
+    assert parse_label(toks)[:3] == (36, 1040.7, "LUC")
