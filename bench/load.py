@@ -68,7 +68,8 @@ def load_ogr2ogr(ctx: BenchContext, path: Path) -> float:
     dst = f"PG:host=localhost port={ctx.cluster.port} user=postgres dbname={OGR_DB}"
     t0 = time.perf_counter()
     subprocess.run(["ogr2ogr", "-f", "PostgreSQL", "--config", "PG_USE_COPY", "YES", dst, str(path), "parcels",
-                    "-nln", "parcel", "-nlt", "PROMOTE_TO_MULTI", "-lco", "GEOMETRY_NAME=geom"],
+                    "-nln", "parcel", "-nlt", "PROMOTE_TO_MULTI", "-lco", "GEOMETRY_NAME=geom",
+                    "-lco", "SPATIAL_INDEX=GIST"],
                    check=True, capture_output=True)
     return time.perf_counter() - t0
 

@@ -26,7 +26,7 @@ import io
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -74,11 +74,10 @@ _LOADED = (*_REQUIRED, "commune_code", "sheet_local_no", "land_use", "address", 
 #: a WKB this short holds no coordinates (an empty polygon or multipolygon: byte order, type, 0 parts)
 _EMPTY_WKB_LEN = 9
 #: little-endian 2D ISO WKB headers: what GDAL and shapely write on this machine
-_POLYGON_LE = b"\x01\x03\x00\x00\x00"
-_MULTIPOLYGON_LE = b"\x01\x06\x00\x00\x00"
+_POLYGON_LE = np.frombuffer(b"\x01\x03\x00\x00\x00", dtype=np.uint8)
+_MULTIPOLYGON_LE = np.frombuffer(b"\x01\x06\x00\x00\x00", dtype=np.uint8)
 #: a polygon's WKB behind this is the WKB of the one-part multipolygon holding it
-_ONE_PART_MULTI = _MULTIPOLYGON_LE + b"\x01\x00\x00\x00"
-_KINDS = {_POLYGON_LE: 3, _MULTIPOLYGON_LE: 6}  # by header, as shapely.get_type_id
+_ONE_PART_MULTI = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
 
 
 @dataclass
@@ -237,26 +236,30 @@ class PreparedSheet:
     scale: int
     extent: shapely.Polygon
     local_no: int | None
-    #: parcel_no, land_use, address, area_m2, wkb (the MultiPolygon as little-endian ISO
-    #: WKB), content_hash, owner_name, owner_id
-    frame: pd.DataFrame
+    #: columns of equal length: parcel_no, area_m2, and as object arrays (None when
+    #: missing) land_use, address, wkb (the MultiPolygon as little-endian ISO WKB),
+    #: content_hash, owner_name, owner_id
+    rows: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.rows["parcel_no"])
 
 
-def prepare_sheet(commune_code: str, sheet_no: str, part: pd.DataFrame, *,
+def prepare_sheet(commune_code: str, sheet_no: str, part: Mapping[str, Sequence], *,
                   transform: Callable[[np.ndarray], np.ndarray] | None = None) -> PreparedSheet:
     """Check one sheet (number against extent, unique numbers) and build its rows.
 
-    ``part``: the sheet's rows of a :class:`ParcelLayer`, in the sheet's own CRS (where
-    its number means something); ``transform`` reprojects geometries to the store's
+    ``part``: the sheet's rows of a :class:`ParcelLayer` (a DataFrame, or its columns
+    as arrays), in the sheet's own CRS (where its number means something); ``transform`` reprojects geometries to the store's
     CRS.  A valid 2D polygon or multipolygon keeps the WKB it came with (a polygon
     wrapped as a one-part multipolygon); any other geometry is repaired and written
     again by GEOS.  Raises :class:`InputError` with the reason when the sheet cannot be
     loaded.
     """
-    wkb = part["wkb"].to_numpy()
+    wkb = np.asarray(part["wkb"], dtype=object)
     geoms = shapely.from_wkb(wkb)
     sheet, min_e, min_n, max_e, max_n = _check_extent(sheet_no, geoms)
-    numbers = part["parcel_no"].astype("int64").to_numpy()
+    numbers = np.asarray(part["parcel_no"]).astype("int64")
     uniq, counts = np.unique(numbers, return_counts=True)
     if (counts > 1).any():
         dup = ", ".join(str(n) for n in uniq[counts > 1][:10])
@@ -272,9 +275,9 @@ def prepare_sheet(commune_code: str, sheet_no: str, part: pd.DataFrame, *,
     valid = shapely.is_valid(geoms)
     out = np.empty(len(wkb), dtype=object)
     if transform is None:
-        kind = np.fromiter((_KINDS.get(w[:5], 0) for w in wkb), dtype=np.int8, count=len(wkb))
-        multi = valid & (kind == 6)
-        poly = valid & (kind == 3)
+        head = _heads(wkb)
+        multi = valid & (head == _MULTIPOLYGON_LE).all(axis=1)
+        poly = valid & (head == _POLYGON_LE).all(axis=1)
         out[multi] = wkb[multi]
         out[poly] = [_ONE_PART_MULTI + w for w in wkb[poly]]
         again = ~(multi | poly)
@@ -288,15 +291,19 @@ def prepare_sheet(commune_code: str, sheet_no: str, part: pd.DataFrame, *,
     md5 = hashlib.md5  # content_hash inlined: this runs once a parcel
     hashes = [md5(f"{n}|{lu or ''}|{ad or ''}|{w.hex().upper()}".encode()).hexdigest()
               for n, lu, ad, w in zip(numbers.tolist(), land_use.tolist(), address.tolist(), out)]
-    text_columns = {  # plain Python objects (pandas would make strings Arrow-backed, None NaN)
-        "land_use": land_use, "address": address, "wkb": out, "content_hash": hashes,
-        "owner_name": _text_column(part, "owner_name"), "owner_id": _text_column(part, "owner_id"),
-    }
-    frame = pd.DataFrame({"parcel_no": numbers, "area_m2": shapely.area(geoms),
-                          **{k: pd.Series(v, dtype=object) for k, v in text_columns.items()}})
-    local = part["sheet_local_no"].dropna() if "sheet_local_no" in part.columns else pd.Series([], dtype=float)
+    rows = {"parcel_no": numbers, "area_m2": shapely.area(geoms), "land_use": land_use, "address": address,
+            "wkb": out, "content_hash": np.array(hashes, dtype=object),
+            "owner_name": _text_column(part, "owner_name"), "owner_id": _text_column(part, "owner_id")}
+    local = pd.Series(part.get("sheet_local_no", []), dtype=float).dropna()
     return PreparedSheet(commune_code, sheet_no, sheet.scale, extent,
-                         int(local.iloc[0]) if len(local) else None, frame)
+                         int(local.iloc[0]) if len(local) else None, rows)
+
+
+def _heads(wkb: np.ndarray) -> np.ndarray:
+    """The first five bytes (byte order, geometry type) of each WKB, as rows of a uint8 array."""
+    sizes = np.fromiter(map(len, wkb), dtype=np.int64, count=len(wkb))
+    starts = np.cumsum(sizes) - sizes
+    return np.frombuffer(b"".join(wkb), dtype=np.uint8)[starts[:, None] + np.arange(5)]
 
 
 def _check_extent(sheet_no: str, geoms: np.ndarray):
@@ -325,18 +332,19 @@ def _check_extent(sheet_no: str, geoms: np.ndarray):
     return sheet, min_e, min_n, max_e, max_n
 
 
-def _text_column(part: pd.DataFrame, name: str) -> np.ndarray:
+def _text_column(part: Mapping[str, Sequence], name: str) -> np.ndarray:
     """A text column with None (never NaN) where the value is missing or blank."""
-    out = np.full(len(part), None, dtype=object)
-    if name not in part.columns:
+    out = np.full(len(part["parcel_no"]), None, dtype=object)
+    if name not in part:
         return out
-    values = part[name].to_numpy()
+    values = np.asarray(part[name], dtype=object)
     present = ~pd.isna(values)
     out[present] = [s.strip() or None for s in map(str, values[present])]
     return out
 
 
-def _sheets(rows: pd.DataFrame, commune: str | None) -> Iterator[tuple[str, str, pd.DataFrame]]:
+def _sheets(rows: pd.DataFrame, commune: str | None) -> Iterator[tuple[str, str, dict[str, np.ndarray]]]:
+    """The rows of each (commune, sheet), as arrays, in sorted order."""
     if "commune_code" in rows.columns and commune is None:
         if rows["commune_code"].isna().any():
             raise InputError("some parcels have no commune_code", hint="give --commune CODE for them")
@@ -346,8 +354,11 @@ def _sheets(rows: pd.DataFrame, commune: str | None) -> Iterator[tuple[str, str,
     else:
         raise InputError("the parcel layer has no commune_code column",
                          hint="give the commune with --commune CODE")
-    for (c, s), part in rows.groupby([keys, rows["sheet_no"].astype(str)], sort=True):
-        yield c, s, part
+    groups = pd.DataFrame({"c": keys.to_numpy(), "s": rows["sheet_no"].astype(str).to_numpy()}).groupby(
+        ["c", "s"], sort=True).indices
+    columns = {name: rows[name].to_numpy() for name in rows.columns}
+    for c, s in sorted(groups):
+        yield c, s, {name: values[groups[c, s]] for name, values in columns.items()}
 
 
 # --- writing ------------------------------------------------------------------------
@@ -395,21 +406,20 @@ class _Writer:
                        parcel.c.end_lifespan.is_(None))
             ).all()
             by_no = {r.parcel_no: r for r in current}
-            frame = sheet.frame
             if current:
-                hash_of = dict(zip(frame["parcel_no"].tolist(), frame["content_hash"]))
+                hash_of = dict(zip(sheet.rows["parcel_no"].tolist(), sheet.rows["content_hash"]))
                 keep = np.array([(r := by_no.get(n)) is not None and r.content_hash == h
                                  for n, h in hash_of.items()], dtype=bool)
                 close = [r for r in current if hash_of.get(r.parcel_no) != r.content_hash]
             else:  # a sheet loaded for the first time: every parcel is new
-                hash_of, keep, close = {}, np.zeros(len(frame), dtype=bool), []
-            new_rows = frame[~keep]
+                hash_of, keep, close = {}, np.zeros(len(sheet), dtype=bool), []
+            new_rows = _take(sheet.rows, ~keep) if keep.any() else sheet.rows
             result.unchanged = int(keep.sum())
             result.retired = sum(1 for r in close if r.parcel_no not in hash_of)
             result.changed = len(close) - result.retired
-            result.inserted = len(new_rows) - result.changed
+            result.inserted = int((~keep).sum()) - result.changed
             now = utcnow()
-            if len(new_rows) or close:
+            if not keep.all() or close:
                 txn = self._transaction(now)
                 self._close(close, now)
                 self._insert(sheet, new_rows, by_no, now, txn)
@@ -441,11 +451,13 @@ class _Writer:
                 raise ConflictError("a parcel of the sheet was edited while the sheet was loading",
                                     hint="load the sheet again")
 
-    def _insert(self, sheet: PreparedSheet, rows: pd.DataFrame, by_no: dict, now: datetime, txn: int) -> None:
-        if not len(rows):
+    def _insert(self, sheet: PreparedSheet, rows: dict[str, np.ndarray], by_no: dict, now: datetime,
+                txn: int) -> None:
+        n = len(rows["parcel_no"])
+        if not n:
             return
-        uids = new_uids(len(rows))
-        versions = [1] * len(rows)
+        uids = new_uids(n)
+        versions = [1] * n
         if by_no:
             for i, n in enumerate(rows["parcel_no"].tolist()):
                 old = by_no.get(n)
@@ -459,13 +471,13 @@ class _Writer:
                             io.BytesIO(body), size=1 << 20)
             cur.close()
             return
-        geoms = shapely.from_wkb(rows["wkb"].to_numpy())
         self.conn.execute(self.t["parcel"].insert(), [
             {"parcel_uid": u, "version": v, "commune_code": sheet.commune_code, "sheet_no": sheet.sheet_no,
-             "parcel_no": int(r.parcel_no), "area_m2": float(r.area_m2), "land_use": r.land_use,
-             "address": r.address, "begin_lifespan": now, "end_lifespan": None, "source_id": source_id,
-             "transaction_id": txn, "content_hash": r.content_hash, "geom": g}
-            for u, v, r, g in zip(uids, versions, rows.itertuples(index=False), geoms)
+             "parcel_no": no, "area_m2": area, "land_use": lu, "address": ad, "begin_lifespan": now,
+             "end_lifespan": None, "source_id": source_id, "transaction_id": txn, "content_hash": h, "geom": g}
+            for u, v, no, area, lu, ad, h, g in zip(
+                uids, versions, rows["parcel_no"].tolist(), rows["area_m2"].tolist(), rows["land_use"],
+                rows["address"], rows["content_hash"], shapely.from_wkb(rows["wkb"]))
         ])
 
     def _map_sheet(self, sheet: PreparedSheet) -> None:
@@ -476,9 +488,8 @@ class _Writer:
 
     def _owners(self, sheet: PreparedSheet, now: datetime, txn: int | None) -> int:
         """Bring the sheet's ownership rights in line with the input; the count changed."""
-        frame = sheet.frame
-        wanted = frame[frame["owner_name"].notna() | frame["owner_id"].notna()]
-        if not len(wanted):
+        wanted = _take(sheet.rows, pd.notna(sheet.rows["owner_name"]) | pd.notna(sheet.rows["owner_id"]))
+        if not len(wanted["parcel_no"]):
             return 0
         t = self.t
         parcel, party, rrr = t["parcel"], t["party"], t["rrr"]
@@ -494,7 +505,7 @@ class _Writer:
                        rrr.c.type == "ownership")):
             held.setdefault(r.parcel_uid, []).append(r)
         changed = 0
-        for no, name, id_number in zip(wanted["parcel_no"], wanted["owner_name"], wanted["owner_id"]):
+        for no, name, id_number in zip(wanted["parcel_no"].tolist(), wanted["owner_name"], wanted["owner_id"]):
             puid = uid_of[no]
             rows = held.get(puid, [])
             if len(rows) == 1 and (rows[0].name, rows[0].id_number) == (name, id_number):
@@ -507,13 +518,17 @@ class _Writer:
         return changed
 
 
+def _take(rows: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: values[mask] for name, values in rows.items()}
+
+
 def new_uids(n: int) -> list[str]:
     """``n`` new 128-bit identifiers in hex, in increasing order: the time in milliseconds
     (48 bits) then 80 random bits, so the rows of a load arrive sorted by identifier and
     the unique index on them is built by a merge, not a sort of random keys."""
     stamp = f"{time.time_ns() // 1_000_000:012x}"
-    h = os.urandom(10 * n).hex()
-    return sorted(stamp + h[i:i + 20] for i in range(0, 20 * n, 20))
+    h = np.sort(np.frombuffer(os.urandom(10 * n), dtype="S10")).tobytes().hex()
+    return [stamp + h[i:i + 20] for i in range(0, 20 * n, 20)]
 
 
 # --- COPY in binary format ------------------------------------------------------------
@@ -530,10 +545,10 @@ _PG_EPOCH = datetime(2000, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _copy_rows(sheet: PreparedSheet, rows: pd.DataFrame, uids: list[str], versions: list[int], now: datetime,
-               txn: int, source_id: int) -> bytes:
+def _copy_rows(sheet: PreparedSheet, rows: dict[str, np.ndarray], uids: list[str], versions: list[int],
+               now: datetime, txn: int, source_id: int) -> bytes:
     """The COPY data (binary format) of one sheet's new parcel rows."""
-    n = len(rows)
+    n = len(rows["parcel_no"])
     commune, sheet_no = sheet.commune_code.encode(), sheet.sheet_no.encode()
     fixed = np.empty(n, dtype=np.dtype([
         ("fields", ">i2"),
@@ -551,8 +566,8 @@ def _copy_rows(sheet: PreparedSheet, rows: pd.DataFrame, uids: list[str], versio
     fixed["version_len"], fixed["version"] = 4, versions
     fixed["commune_len"], fixed["commune"] = len(commune), np.void(commune)
     fixed["sheet_len"], fixed["sheet"] = len(sheet_no), np.void(sheet_no)
-    fixed["parcel_no_len"], fixed["parcel_no"] = 4, rows["parcel_no"].to_numpy()
-    fixed["area_len"], fixed["area"] = 8, rows["area_m2"].to_numpy()
+    fixed["parcel_no_len"], fixed["parcel_no"] = 4, rows["parcel_no"]
+    fixed["area_len"], fixed["area"] = 8, rows["area_m2"]
     fixed["begin_len"], fixed["begin"] = 8, (now - _PG_EPOCH) // _MICROSECOND
     fixed["source_len"], fixed["source"] = 4, source_id
     fixed["txn_len"], fixed["txn"] = 4, txn
@@ -688,19 +703,20 @@ def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str |
 #: held (exclusive, for the session) by a bulk load; every sheet write takes it shared
 _BULK_LOCK = "landrec:bulk-load"
 #: what a bulk load drops and builds once at the end instead of row by row: indexes
-#: (name, SQL), then the constraints that take them over or check the table (name, SQL).
+#: (name, SQL) in groups, each group built on a connection of its own at the same time
+#: (CREATE INDEX takes a lock that does not exclude another), as ``pg_restore -j`` does;
+#: then the constraints that take them over or check the table (name, SQL).
 #: The GiST index is built with ``buffering = off``: parcels inserted one by one in
 #: load order (sheet by sheet), the tree a row-by-row load grows, without its cost
 #: during COPY (PostGIS's sorted build, the default on a full table, was measured
-#: ten times slower to query on 1M parcels).  It is built on a second connection while
-#: this one builds the b-trees (CREATE INDEX takes a lock that does not exclude another).
-_GIST = ("idx_parcel_geom", "CREATE INDEX idx_parcel_geom ON parcel USING gist (geom) WITH (buffering = off)")
-_BTREES = (
-    ("parcel_pkey", "CREATE UNIQUE INDEX parcel_pkey ON parcel (id)"),
-    ("ix_parcel_sheet", "CREATE INDEX ix_parcel_sheet ON parcel (commune_code, sheet_no)"),
-    ("ix_parcel_key_current", ("CREATE UNIQUE INDEX ix_parcel_key_current ON parcel"
-                              " (commune_code, sheet_no, parcel_no) WHERE end_lifespan IS NULL")),
-    ("uq_parcel_version", "CREATE UNIQUE INDEX uq_parcel_version ON parcel (parcel_uid, version)"),
+#: ten times slower to query on 1M parcels).
+_INDEX_GROUPS = (
+    (("idx_parcel_geom", "CREATE INDEX idx_parcel_geom ON parcel USING gist (geom) WITH (buffering = off)"),),
+    (("parcel_pkey", "CREATE UNIQUE INDEX parcel_pkey ON parcel (id)"),
+     ("uq_parcel_version", "CREATE UNIQUE INDEX uq_parcel_version ON parcel (parcel_uid, version)")),
+    (("ix_parcel_sheet", "CREATE INDEX ix_parcel_sheet ON parcel (commune_code, sheet_no)"),
+     ("ix_parcel_key_current", ("CREATE UNIQUE INDEX ix_parcel_key_current ON parcel"
+                                " (commune_code, sheet_no, parcel_no) WHERE end_lifespan IS NULL"))),
 )
 _CONSTRAINTS = (
     ("parcel_pkey", "ALTER TABLE parcel ADD CONSTRAINT parcel_pkey PRIMARY KEY USING INDEX parcel_pkey"),
@@ -710,7 +726,8 @@ _CONSTRAINTS = (
     ("parcel_transaction_id_fkey", ("ALTER TABLE parcel ADD CONSTRAINT parcel_transaction_id_fkey"
                                    " FOREIGN KEY (transaction_id) REFERENCES edit_transaction (id)")),
 )
-_MAINTENANCE_MEM = text("SET LOCAL maintenance_work_mem = '256MB'")
+#: each build sorts in memory, in its own process (the groups already use the cores)
+_MAINTENANCE = ("SET LOCAL maintenance_work_mem = '256MB'", "SET LOCAL max_parallel_maintenance_workers = 0")
 
 
 def _begin_bulk(reg: Register, conn: Connection) -> bool:
@@ -730,7 +747,7 @@ def _begin_bulk(reg: Register, conn: Connection) -> bool:
         if empty:
             for name, _ in _CONSTRAINTS:
                 conn.execute(text(f"ALTER TABLE parcel DROP CONSTRAINT {name}"))
-            for name, _ in (_GIST, *_BTREES):
+            for name, _ in (index for group in _INDEX_GROUPS for index in group):
                 conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # the constraints' went with them
     if not empty:
         _unlock_bulk(conn)
@@ -752,31 +769,36 @@ def _end_bulk(reg: Register, conn: Connection) -> None:
 
 
 def _rebuild_indexes(reg: Register, conn: Connection) -> None:
-    """Build what a bulk load dropped (also after a bulk load that was killed): the GiST
-    index on a second connection beside the b-trees, then the constraints."""
+    """Build what a bulk load dropped (also after a bulk load that was killed): each
+    group of indexes on a connection of its own (the last on ``conn``), then the
+    constraints."""
     with conn.begin():
-        indexes = set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'parcel'")).scalars())
+        present = set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'parcel'")).scalars())
         constraints = set(conn.execute(text(
             "SELECT conname FROM pg_constraint WHERE conrelid = 'parcel'::regclass")).scalars())
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        gist = pool.submit(_build, reg.engine, [sql for name, sql in (_GIST,) if name not in indexes])
-        with conn.begin():
-            conn.execute(_MAINTENANCE_MEM)
-            for name, sql in _BTREES:
-                if name not in indexes:
-                    conn.execute(text(sql))
-        gist.result()
+    groups = [[sql for name, sql in group if name not in present] for group in _INDEX_GROUPS]
+    with ThreadPoolExecutor(max_workers=len(groups) - 1) as pool:
+        others = [pool.submit(_build_on_own_connection, reg, group) for group in groups[:-1] if group]
+        _build(conn, groups[-1])
+        for done in others:
+            done.result()
     with conn.begin():
         for name, sql in _CONSTRAINTS:
             if name not in constraints:
                 conn.execute(text(sql))
 
 
-def _build(engine, statements: list[str]) -> None:
-    """Run index builds in one transaction on a connection of their own."""
+def _build_on_own_connection(reg: Register, statements: list[str]) -> None:
+    with reg.engine.connect() as conn:
+        _build(conn, statements)
+
+
+def _build(conn: Connection, statements: list[str]) -> None:
+    """Run index builds in one transaction."""
     if statements:
-        with engine.begin() as conn:
-            conn.execute(_MAINTENANCE_MEM)
+        with conn.begin():
+            for setting in _MAINTENANCE:
+                conn.execute(text(setting))
             for sql in statements:
                 conn.execute(text(sql))
 

@@ -33,11 +33,11 @@ def _rows(gdf):
 def test_a_good_sheet_is_prepared_as_multipolygons():
     gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=2, cols=3)
     prepared = prepare_sheet("10001", SHEET.number, _rows(gdf))
-    assert prepared.scale == 2000 and len(prepared.frame) == 6
-    geoms = shapely.from_wkb(prepared.frame["wkb"].to_numpy())
+    assert prepared.scale == 2000 and len(prepared) == 6
+    geoms = shapely.from_wkb(prepared.rows["wkb"])
     assert set(shapely.get_type_id(geoms)) == {6}
     assert shapely.equals_exact(geoms, shapely.multipolygons(gdf.geometry.to_numpy()[:, None]), tolerance=0).all()
-    assert np.allclose(prepared.frame["area_m2"], 1_000_000 / 6)
+    assert np.allclose(prepared.rows["area_m2"], 1_000_000 / 6)
     assert prepared.extent.equals(shapely.box(*SHEET.extent))
 
 
@@ -60,7 +60,7 @@ def test_a_sheet_far_from_its_number_is_refused():
 def test_a_parcel_slightly_over_the_frame_is_accepted():
     gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=2, cols=2)
     gdf.loc[0, "geometry"] = shapely.affinity.translate(gdf.geometry.iloc[0], xoff=-5)
-    assert len(prepare_sheet("10001", SHEET.number, _rows(gdf)).frame) == 4
+    assert len(prepare_sheet("10001", SHEET.number, _rows(gdf))) == 4
 
 
 def test_an_unreadable_sheet_number_is_refused():
@@ -73,7 +73,7 @@ def test_an_invalid_polygon_is_repaired():
     gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=1, cols=2)
     x0, y0, x1, y1 = gdf.geometry.iloc[0].bounds
     gdf.loc[0, "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])  # bow-tie
-    geom = shapely.from_wkb(prepare_sheet("10001", SHEET.number, _rows(gdf)).frame["wkb"].iloc[0])
+    geom = shapely.from_wkb(prepare_sheet("10001", SHEET.number, _rows(gdf)).rows["wkb"][0])
     assert geom.is_valid and geom.geom_type == "MultiPolygon" and geom.area > 0
 
 
@@ -86,9 +86,9 @@ def test_missing_text_values_are_none_not_nan():
     gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=1, cols=3)
     gdf["owner_id"] = ["001", None, float("nan")]
     gdf["address"] = ["  thôn A ", "", None]
-    frame = prepare_sheet("10001", SHEET.number, _rows(gdf)).frame
-    assert frame["owner_id"].tolist() == ["001", None, None]
-    assert frame["address"].tolist() == ["thôn A", None, None]
+    rows = prepare_sheet("10001", SHEET.number, _rows(gdf)).rows
+    assert rows["owner_id"].tolist() == ["001", None, None]
+    assert rows["address"].tolist() == ["thôn A", None, None]
 
 
 def test_wkb_hex_is_shapelys_hex_wkb():
@@ -103,11 +103,11 @@ def test_geometries_read_from_a_geopackage_keep_their_wkb(tmp_path):
     gdf.loc[2, "geometry"] = shapely.Polygon([(x, y, 5.0) for x, y in gdf.geometry.iloc[2].exterior.coords])
     to_vector(gdf, tmp_path / "p.gpkg", "parcels")
     layer = read_parcel_layer(tmp_path / "p.gpkg")
-    frame = prepare_sheet("10001", SHEET.number, layer.rows).frame
+    rows = prepare_sheet("10001", SHEET.number, layer.rows).rows
     expect = [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([shapely.force_2d(g)])
               for g in gdf.geometry]
-    assert list(frame["wkb"]) == list(shapely.to_wkb(expect, byte_order=1))  # a 3D polygon loses its Z
-    assert list(frame["content_hash"]) == [
+    assert list(rows["wkb"]) == list(shapely.to_wkb(expect, byte_order=1))  # a 3D polygon loses its Z
+    assert list(rows["content_hash"]) == [
         content_hash(n, lu, None, wkb_hex(g)) for n, lu, g in zip(gdf.parcel_no, gdf.land_use, expect)]
 
 
