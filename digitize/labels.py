@@ -577,15 +577,36 @@ def _join_halves(found: list[tuple[Label, list[Token]]], char_h: float) -> list[
     return [f for k, f in enumerate(found) if k not in gone]
 
 
-def _code_pieces(tokens: list[Token]) -> list[tuple[str, bool, Token]]:
-    """The land-use codes among a label's tokens: (code or a two-letter piece of one, whole?, token)."""
+def _code_candidates(found: list[tuple[Label, list[Token]]], char_h: float) -> list[tuple[str, int, tuple, Token]]:
+    """Every land-use code read on the sheet: (code or piece, rank, token ids used, token).
+
+    Rank 0: a whole code, or two short words on one line either side of a boundary that
+    spell one (``LU`` | ``C``); rank 1: two letters of a code; rank 2: two letters
+    one misread away from two letters of a code (``JC`` for ``UC``).
+    """
+    words = [q for lab, _ in found for w in lab.tokens for q in _pieces(w)]
     out = []
-    for t in (q for w in tokens for q in _pieces(w)):
+    short = []
+    for k, t in enumerate(words):
         p = t.text
         if len(p) == 3 and sum(c.isalpha() for c in p) >= 2 and (c := _as_code(p)):
-            out.append((c, True, t))
-        elif p.isalpha() and _is_code_piece(p):
-            out.append((p, False, t))
+            out.append((c, 0, (k,), t))
+        elif p.isalpha() and len(p) <= 2:
+            if t.box is not None:
+                short.append(k)
+            if _is_code_piece(p):
+                out.append((p, 1, (k,), t))
+            elif len(p) == 2 and any(sum(a != b for a, b in zip(p, u.code[i:i + 2])) <= 1
+                                     for u in land_uses() for i in (0, 1)):
+                out.append((p, 2, (k,), t))
+    for a in short:
+        for b in short:
+            ta, tb = words[a], words[b]
+            gap = tb.box[0] - ta.box[2]
+            overlap = min(ta.box[3], tb.box[3]) - max(ta.box[1], tb.box[1])
+            if (a != b and -2 <= gap <= 0.8 * char_h and overlap >= 0.5 * (ta.box[3] - ta.box[1])
+                    and len(ta.text + tb.text) == 3 and (c := _as_code(ta.text + tb.text))):
+                out.append((c, 0, (a, b), Token(c, ta.row, ta.x, min(ta.conf, tb.conf), _union([ta.box, tb.box]))))
     return out
 
 
@@ -605,41 +626,44 @@ def _assign_codes(found: list[tuple[Label, list[Token]]], char_h: float) -> dict
     neighbour's own number.  So the sheet's layout is learnt first: the side of the
     stack where codes lie when only one stack is near.  Then every code read on the
     sheet goes to a stack within two character heights, those on the learnt side
-    first, nearest pairs first, one code per label.  A letter lost to a boundary line
-    leaves a two-letter piece: it stands for the one code that contains it, else for
-    the code containing it that is read most often on this sheet, at half confidence.
+    first, whole codes before pieces, nearest pairs first, one code per label.  A letter
+    lost to a boundary line leaves a two-letter piece: it stands for the one code that
+    contains it, else for the code containing it that is read most often on this sheet,
+    at a half (a third when one letter was misread too) of its confidence.
     """
-    pieces = [pc for lab, _ in found for pc in _code_pieces(lab.tokens)]
-    seen = Counter(code for code, whole, _ in pieces if whole)
+    pieces = _code_candidates(found, char_h)
+    seen = Counter(code for code, rank, _, _ in pieces if rank == 0)
     stacks = {i: _union(t.box for t in a) for i, (_, a) in enumerate(found) if a and all(t.box for t in a)}
     near: dict[int, list[tuple[float, int]]] = {}
-    ks = [k for k, (_, _, t) in enumerate(pieces) if t.box is not None]
+    ks = [k for k, pc in enumerate(pieces) if pc[3].box is not None]
     if ks and stacks:
-        p = np.array([pieces[k][2].box for k in ks], dtype=float)[:, None, :]
+        p = np.array([pieces[k][3].box for k in ks], dtype=float)[:, None, :]
         ids = list(stacks)
         b = np.array([stacks[i] for i in ids], dtype=float)[None, :, :]
         gap = np.maximum(np.maximum(np.maximum(p[..., 0], b[..., 0]) - np.minimum(p[..., 2], b[..., 2]),
                                     np.maximum(p[..., 1], b[..., 1]) - np.minimum(p[..., 3], b[..., 3])), 0)
         for a, c in zip(*np.nonzero(gap <= 2.0 * char_h)):
             near.setdefault(ks[a], []).append((float(gap[a, c]), ids[c]))
-    sides = Counter(_side(pieces[k][2].box, stacks[v[0][1]]) for k, v in near.items()
-                    if pieces[k][1] and len(v) == 1)
+    sides = Counter(_side(pieces[k][3].box, stacks[v[0][1]]) for k, v in near.items()
+                    if pieces[k][1] == 0 and len(v) == 1)
     usual = sides.most_common(1)[0][0] if sides else None
-    pairs = sorted((_side(pieces[k][2].box, stacks[i]) != usual, d, not pieces[k][1], k, i)
+    pairs = sorted((_side(pieces[k][3].box, stacks[i]) != usual, pieces[k][1], d, k, i)
                    for k, v in near.items() for d, i in v)
     out: dict[int, tuple[str, float]] = {}
-    used = set()
+    used: set[int] = set()
     for *_, k, i in pairs:
-        if k in used or i in out:
+        code, rank, words, t = pieces[k]
+        if used.intersection(words) or i in out:
             continue
-        code, whole, t = pieces[k]
-        if not whole:
-            fits = sorted((u.code for u in land_uses() if code in u.code), key=lambda c: -seen[c])
-            if len(fits) > 1 and seen[fits[0]] == seen[fits[1]]:
+        if rank:
+            fits = sorted((u.code for u in land_uses()
+                           if any(sum(a != b for a, b in zip(code, u.code[j:j + 2])) < rank for j in (0, 1))),
+                          key=lambda c: -seen[c])
+            if not fits or (len(fits) > 1 and seen[fits[0]] == seen[fits[1]]):
                 continue
             code = fits[0]
-        used.add(k)
-        out[i] = (code, t.conf if whole else t.conf / 2)
+        used.update(words)
+        out[i] = (code, t.conf / (1 + rank))
     return out
 
 
