@@ -116,3 +116,25 @@ def test_the_number_is_the_integer_nearest_above_the_area():
     # number, code and area on three rows
     toks = [Token("36", 0, 1.0, 0.9), Token("LUC", 1, 1.0, 0.9), Token("1040.7", 2, 1.0, 0.9)]
     assert parse_label(toks)[:3] == (36, 1040.7, "LUC")
+
+
+@pytest.mark.parametrize("font,size_mm", FACES)
+def test_a_code_cut_by_a_boundary_line_is_joined(font, size_mm):
+    # the boundary runs between the second and the third letter of the code
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    cell, h = int(40 * PPMM), int(24 * PPMM)
+    img = Image.new("L", (2 * cell, h), 238)
+    d = ImageDraw.Draw(img)
+    y = h / 2
+    half = _fraction(d, f, 1.5 * cell, y, 12, "845.0")  # a label on the other side, code on its right
+    d.text((1.5 * cell + half + 7, y), "ONT", font=f, anchor="lm", fill=30)
+    x = cell - f.getlength("LU") - 4 - 7 - f.getlength("716.2") / 2
+    half = _fraction(d, f, x, y, 35, "716.2")
+    d.text((x + half + 7, y), "LU", font=f, anchor="lm", fill=30)
+    d.text((cell + 4, y), "C", font=f, anchor="lm", fill=30)
+    d.line([(cell, 0), (cell, h)], fill=30, width=2)
+    regions = np.ones((h, 2 * cell), np.int32)
+    regions[:, cell:] = 2
+    got = _read(img, regions)
+    assert (got[1].parcel_no, got[1].area_label_m2, got[1].land_use) == (35, 716.2, "LUC"), got[1].text
+    assert (got[2].parcel_no, got[2].land_use) == (12, "ONT")
