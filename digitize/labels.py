@@ -135,8 +135,12 @@ def _rows(crop: np.ndarray, px_per_mm: float, char_h: float | None = None) -> li
     """
     crop = crop.copy()
     prof = crop.sum(axis=1)
-    if prof.any():  # cut where rows of text touch (a thin neck between them)
-        crop[prof <= max(2, 0.12 * np.median(prof[prof > 0]))] = False
+    if prof.any():  # cut where rows of text touch: a neck of a row or two between full rows
+        low = np.flatnonzero((prof > 0) & (prof <= max(2, 0.12 * np.median(prof[prof > 0]))))
+        full = prof >= 0.3 * np.median(prof[prof > 0])
+        for r in low:  # not the thin stem of a lone 1 or 7: full rows just above and just below
+            if full[max(0, r - 3):r].any() and full[r + 1:r + 4].any():
+                crop[r] = False
     n, lab, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
     if n > 2:  # characters of two rows that touch: cut a too-tall piece at its narrow waist
         med = char_h or float(np.median(stats[1:, cv2.CC_STAT_HEIGHT]))

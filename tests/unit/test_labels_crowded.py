@@ -62,7 +62,7 @@ def test_a_code_over_the_boundary_belongs_to_the_label_it_follows(font, size_mm)
 
 
 @pytest.mark.parametrize("font,size_mm", FACES)
-@pytest.mark.parametrize("num", [4, 21, 135])
+@pytest.mark.parametrize("num", [1, 4, 7, 21, 135])
 def test_an_underlined_number_is_read(font, size_mm, num):
     # the fraction bar touches the digits over it
     f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
