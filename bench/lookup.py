@@ -76,9 +76,11 @@ def _time_raw_sql(ctx: BenchContext, points: list[tuple[float, float]]) -> tuple
 def _gpkg_store(ctx: BenchContext, path, km: int):
     """The same parcels in a GeoPackage store (built once, cached): (path, load seconds or None)."""
     from cadastre.load import load_file
+    from cadastre.register import init_register
 
     store = ctx.cache / f"store_{km}km.gpkg"
     if store.exists():
+        init_register(store, None).dispose()  # a store cached by an older landrec is upgraded
         return store, None
     tmp = ctx.cache / f"store_{km}km.tmp.gpkg"
     tmp.unlink(missing_ok=True)

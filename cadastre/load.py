@@ -46,7 +46,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cadastre import triage
 from cadastre.parties import set_owner
-from cadastre.register import Register, init_register, open_register, utcnow
+from cadastre.register import (
+    SHEET_INDEXES,
+    Register,
+    init_register,
+    open_register,
+    utcnow,
+)
 from gis.crs import registry
 from gis.errors import (
     ConflictError,
@@ -240,6 +246,8 @@ class PreparedSheet:
     #: missing) land_use, address, wkb (the MultiPolygon as little-endian ISO WKB),
     #: content_hash, owner_name, owner_id
     rows: dict[str, np.ndarray]
+    #: on a bulk load, the rows ready for COPY (all new parcels), built while the sheet before is written
+    copy: _CopyRows | None = None
 
     def __len__(self) -> int:
         return len(self.rows["parcel_no"])
@@ -465,10 +473,12 @@ class _Writer:
                     uids[i], versions[i] = old.parcel_uid, old.version + 1
         source_id = self._source(now)
         if self.reg.kind == "postgis":
-            body = _copy_rows(sheet, rows, uids, versions, now, txn, source_id)
+            # rows built ahead by the preparing thread (a bulk load), else here
+            copy = sheet.copy if sheet.copy is not None and n == len(sheet) and not by_no else \
+                _copy_rows(sheet, rows, uids, versions)
             cur = self.conn.connection.dbapi_connection.cursor()
             cur.copy_expert(f"COPY parcel ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT binary)",
-                            io.BytesIO(body), size=1 << 20)
+                            io.BytesIO(copy.stamped(now, txn, source_id)), size=1 << 20)
             cur.close()
             return
         self.conn.execute(self.t["parcel"].insert(), [
@@ -545,12 +555,29 @@ _PG_EPOCH = datetime(2000, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _copy_rows(sheet: PreparedSheet, rows: dict[str, np.ndarray], uids: list[str], versions: list[int],
-               now: datetime, txn: int, source_id: int) -> bytes:
-    """The COPY data (binary format) of one sheet's new parcel rows."""
+@dataclass
+class _CopyRows:
+    """One sheet's new parcel rows in COPY's binary format, to be stamped with the
+    transaction's time, source and transaction id (fields at fixed places in each row)."""
+
+    data: np.ndarray  # uint8: the rows
+    starts: np.ndarray  # where each row begins in ``data``
+    places: dict[str, int]  # where the stamped fields (begin, source, txn) begin in a row
+
+    def stamped(self, now: datetime, txn: int, source_id: int) -> bytes:
+        """The COPY data, rows stamped."""
+        for name, value, dtype in (("begin", (now - _PG_EPOCH) // _MICROSECOND, ">i8"),
+                                   ("source", source_id, ">i4"), ("txn", txn, ">i4")):
+            raw = np.array([value], dtype=dtype).view(np.uint8)
+            self.data[(self.starts + self.places[name])[:, None] + np.arange(raw.size)] = raw
+        return b"".join((_COPY_HEADER, self.data, _COPY_TRAILER))
+
+
+def _copy_rows(sheet: PreparedSheet, rows: dict[str, np.ndarray], uids: list[str], versions: list[int]) -> _CopyRows:
+    """One sheet's new parcel rows for COPY, not yet stamped."""
     n = len(rows["parcel_no"])
     commune, sheet_no = sheet.commune_code.encode(), sheet.sheet_no.encode()
-    fixed = np.empty(n, dtype=np.dtype([
+    fixed = np.zeros(n, dtype=np.dtype([
         ("fields", ">i2"),
         ("version_len", ">i4"), ("version", ">i4"),
         ("commune_len", ">i4"), ("commune", f"V{len(commune)}"),
@@ -568,9 +595,7 @@ def _copy_rows(sheet: PreparedSheet, rows: dict[str, np.ndarray], uids: list[str
     fixed["sheet_len"], fixed["sheet"] = len(sheet_no), np.void(sheet_no)
     fixed["parcel_no_len"], fixed["parcel_no"] = 4, rows["parcel_no"]
     fixed["area_len"], fixed["area"] = 8, rows["area_m2"]
-    fixed["begin_len"], fixed["begin"] = 8, (now - _PG_EPOCH) // _MICROSECOND
-    fixed["source_len"], fixed["source"] = 4, source_id
-    fixed["txn_len"], fixed["txn"] = 4, txn
+    fixed["begin_len"], fixed["source_len"], fixed["txn_len"] = 8, 4, 4
     fixed["hash_len"], fixed["hash"] = 32, rows["content_hash"].tolist()
     geoms = pa.array(rows["wkb"].tolist(), type=pa.binary())
     joined = pc.binary_join_element_wise(
@@ -579,8 +604,9 @@ def _copy_rows(sheet: PreparedSheet, rows: dict[str, np.ndarray], uids: list[str
         _lengths(geoms), geoms,
         b"", null_handling="replace", null_replacement=b"")
     offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)[joined.offset:joined.offset + n + 1]
-    body = memoryview(joined.buffers()[2])[offsets[0]:offsets[-1]]
-    return b"".join((_COPY_HEADER, body, _COPY_TRAILER))
+    data = np.frombuffer(joined.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].copy()
+    places = {name: fixed.dtype.fields[name][1] for name in ("begin", "source", "txn")}
+    return _CopyRows(data, (offsets[:-1] - offsets[0]).astype(np.int64), places)
 
 
 def _fixed_width(block: np.ndarray) -> pa.Array:
@@ -639,9 +665,12 @@ def load_layer(reg: Register, layer: ParcelLayer, *, source_ref: str, commune: s
     def prepare(item: tuple[str, str, pd.DataFrame]) -> PreparedSheet | SheetResult:
         commune_code, sheet_no, part = item
         try:
-            return prepare_sheet(commune_code, sheet_no, part, transform=transform)
+            prepared = prepare_sheet(commune_code, sheet_no, part, transform=transform)
         except InputError as exc:
             return SheetResult(commune_code, sheet_no, "refused", reason=exc.message)
+        if bulk:  # every parcel is new
+            prepared.copy = _copy_rows(prepared, prepared.rows, new_uids(len(prepared)), [1] * len(prepared))
+        return prepared
 
     with reg.engine.connect() as conn, ThreadPoolExecutor(max_workers=1) as pool:
         bulk = _begin_bulk(reg, conn)
@@ -714,9 +743,7 @@ _INDEX_GROUPS = (
     (("idx_parcel_geom", "CREATE INDEX idx_parcel_geom ON parcel USING gist (geom) WITH (buffering = off)"),),
     (("parcel_pkey", "CREATE UNIQUE INDEX parcel_pkey ON parcel (id)"),
      ("uq_parcel_version", "CREATE UNIQUE INDEX uq_parcel_version ON parcel (parcel_uid, version)")),
-    (("ix_parcel_sheet", "CREATE INDEX ix_parcel_sheet ON parcel (commune_code, sheet_no)"),
-     ("ix_parcel_key_current", ("CREATE UNIQUE INDEX ix_parcel_key_current ON parcel"
-                                " (commune_code, sheet_no, parcel_no) WHERE end_lifespan IS NULL"))),
+    SHEET_INDEXES,
 )
 _CONSTRAINTS = (
     ("parcel_pkey", "ALTER TABLE parcel ADD CONSTRAINT parcel_pkey PRIMARY KEY USING INDEX parcel_pkey"),

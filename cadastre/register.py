@@ -21,7 +21,7 @@ from gis.errors import CRSError, StoreError
 from gis.landuse import land_uses
 from gis.store import create_all, ensure_srid, open_engine, store_kind
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Register", "init_register", "open_register", "utcnow"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SHEET_INDEXES", "Register", "init_register", "open_register", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -85,10 +85,25 @@ def _m2_current_view(reg: Register, conn: Connection) -> None:
                           " ('parcel_current', 'geom', 'MULTIPOLYGON', :s, 0, 0)"), {"s": reg.srid})
 
 
+#: the parcel indexes on (commune, sheet), sheet number first (as cadastre.schema builds them)
+SHEET_INDEXES = (
+    ("ix_parcel_sheet", "CREATE INDEX ix_parcel_sheet ON parcel (sheet_no, commune_code)"),
+    ("ix_parcel_key_current", ("CREATE UNIQUE INDEX ix_parcel_key_current ON parcel"
+                              " (sheet_no, commune_code, parcel_no) WHERE end_lifespan IS NULL")),
+)
+
+
+def _m3_sheet_first_indexes(reg: Register, conn: Connection) -> None:
+    for name, sql in SHEET_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+        conn.exec_driver_sql(sql)
+
+
 #: ordered migration steps: (version, description, step)
 MIGRATIONS: tuple[tuple[int, str, Callable[[Register, Connection], None]], ...] = (
     (1, "LADM tables and the land-use table", _m1_tables),
     (2, "parcel_current view of the current parcels (public fields only)", _m2_current_view),
+    (3, "parcel indexes on (commune, sheet) lead with the sheet number", _m3_sheet_first_indexes),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyogrio
 import pytest
 import shapely
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from cadastre.load import load_parcels
 from cadastre.register import SCHEMA_VERSION, init_register, open_register
@@ -196,3 +196,22 @@ def test_text_values_survive_the_store_exactly(reg):
         rows = conn.execute(text("SELECT parcel_no, address, land_use FROM parcel ORDER BY parcel_no")).all()
     assert [tuple(r) for r in rows] == list(zip([1, 2, 3, 4], addresses, land_uses))
     assert load_parcels(reg, gdf, source_ref="x").totals()["unchanged"] == 4
+
+
+def test_upgrade_to_3_puts_the_sheet_number_first_in_the_sheet_indexes(store_url):
+    old = init_register(store_url, CRS_BG, target=2)
+    with old.engine.begin() as conn:  # the indexes as version 2 built them
+        conn.execute(text("DROP INDEX ix_parcel_sheet"))
+        conn.execute(text("DROP INDEX ix_parcel_key_current"))
+        conn.execute(text("CREATE INDEX ix_parcel_sheet ON parcel (commune_code, sheet_no)"))
+        conn.execute(text("CREATE UNIQUE INDEX ix_parcel_key_current ON parcel (commune_code, sheet_no, parcel_no)"
+                          " WHERE end_lifespan IS NULL"))
+    load_parcels(old, _layer(2, 2), source_ref="x")
+    old.dispose()
+    new = init_register(store_url, None)
+    with new.engine.connect() as conn:
+        columns = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("parcel")}
+    assert columns["ix_parcel_sheet"] == ["sheet_no", "commune_code"]
+    assert columns["ix_parcel_key_current"] == ["sheet_no", "commune_code", "parcel_no"]
+    assert load_parcels(new, _layer(2, 2), source_ref="x").totals()["unchanged"] == 12
+    new.dispose()
