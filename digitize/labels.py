@@ -485,19 +485,25 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     clusters = find_label_clusters(text, labels, px_per_mm=px_per_mm, lines=lines)
     entries: list[tuple[int, tuple[int, int, int, int], list[tuple[int, int, float, float]]]] = []
     rows: list[np.ndarray] = []
-    for region, (x0, y0, x1, y1) in clusters:
-        geo = []
-        for top, m in _rows(text[y0:y1, x0:x1], px_per_mm, char_h):
-            img, left, f = _row_image(m, None if dark is None else dark[y0 + top:y0 + top + m.shape[0], x0:x1])
-            rows.append(img)
-            geo.append((y0 + top, y0 + top + m.shape[0], x0 + left, f))
-        if geo:
-            entries.append((region, (x0, y0, x1, y1), geo))
-    if not rows:
-        return {}
-    batches = [rows[i:i + batch_rows] for i in range(0, len(rows), batch_rows)]
+    # batches go to tesseract as soon as they are full, while the next rows are cut
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        read = [w for batch in pool.map(_ocr_batch, batches) for w in batch]
+        jobs = []
+        for region, (x0, y0, x1, y1) in clusters:
+            geo = []
+            for top, m in _rows(text[y0:y1, x0:x1], px_per_mm, char_h):
+                img, left, f = _row_image(m, None if dark is None else dark[y0 + top:y0 + top + m.shape[0], x0:x1])
+                rows.append(img)
+                geo.append((y0 + top, y0 + top + m.shape[0], x0 + left, f))
+            if geo:
+                entries.append((region, (x0, y0, x1, y1), geo))
+            if len(rows) >= batch_rows:
+                jobs.append(pool.submit(_ocr_batch, rows))
+                rows = []
+        if rows:
+            jobs.append(pool.submit(_ocr_batch, rows))
+        read = [w for job in jobs for w in job.result()]
+    if not read:
+        return {}
     found: list[tuple[Label, list[Token]]] = []
     k = 0
     for region, bbox, geo in entries:
