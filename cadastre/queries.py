@@ -160,32 +160,51 @@ def in_box(reg: Register, q, box: tuple[float, float, float, float]):
                                                     rt.c.miny <= maxy, rt.c.maxy >= miny)))
 
 
+#: the point lookup on PostGIS, prepared once a connection (no parsing or planning a query):
+#: name -> (parameter types, condition on the lifespan)
+POINT_STATEMENTS = {
+    "landrec_point_now": ("float8, float8, int", "end_lifespan IS NULL"),
+    "landrec_point_at": ("float8, float8, int, timestamp",
+                         "begin_lifespan <= $4 AND (end_lifespan IS NULL OR end_lifespan > $4)"),
+}
 _POINT_SQL = (
     "SELECT parcel_uid, version, commune_code, sheet_no, parcel_no, area_m2, land_use, address,"
     " begin_lifespan, end_lifespan, transaction_id, ST_AsBinary(geom) AS geom FROM parcel"
-    " WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), %(srid)s)) AND {alive}"
+    " WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint($1, $2), $3)) AND {alive}"
     " ORDER BY commune_code, sheet_no, parcel_no"
 )
-_ALIVE_NOW = "end_lifespan IS NULL"
-_ALIVE_AT = "begin_lifespan <= %(at)s AND (end_lifespan IS NULL OR end_lifespan > %(at)s)"
+
+
+def point_statement(conn: Connection, at: datetime | None) -> str:
+    """The name of the point lookup statement, prepared on ``conn`` (PostGIS) if not yet."""
+    name = "landrec_point_now" if at is None else "landrec_point_at"
+    prepared = conn.connection.info.setdefault("landrec_prepared", set())  # lives with the DBAPI connection
+    if name not in prepared:
+        types, alive_sql = POINT_STATEMENTS[name]
+        conn.exec_driver_sql(f"PREPARE {name} ({types}) AS {_POINT_SQL.format(alive=alive_sql)}")
+        prepared.add(name)
+    return name
 
 
 def parcels_at_point(reg: Register, x: float, y: float, *, at: datetime | None = None,
                      conn: Connection | None = None) -> list[ParcelVersion]:
     """The parcels covering the point (x, y) in the store's CRS: one, or two on a boundary.
 
-    The hot lookup: on PostGIS one plain SQL statement on the GiST index; on GeoPackage
+    The hot lookup: on PostGIS one prepared statement on the GiST index; on GeoPackage
     the R-tree, then an exact shapely test.
     """
     if conn is None:
         with reg.engine.connect() as c:
             return parcels_at_point(reg, x, y, at=at, conn=c)
     if reg.kind == "postgis":
-        sql = _POINT_SQL.format(alive=_ALIVE_NOW if at is None else _ALIVE_AT)
+        name = point_statement(conn, at)
         # straight on the driver's cursor: SQLAlchemy's result machinery doubled the time
         cur = conn.connection.dbapi_connection.cursor()
         try:
-            cur.execute(sql, {"x": x, "y": y, "srid": reg.srid, "at": at})
+            if at is None:
+                cur.execute(f"EXECUTE {name} (%s, %s, %s)", (x, y, reg.srid))
+            else:
+                cur.execute(f"EXECUTE {name} (%s, %s, %s, %s)", (x, y, reg.srid, at))
             rows = cur.fetchall()
         finally:
             cur.close()
