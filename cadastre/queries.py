@@ -20,6 +20,7 @@ from cadastre.register import Register
 from gis.errors import InputError, NotFoundError
 
 __all__ = [
+    "POINT_STATEMENTS",
     "History",
     "ParcelRef",
     "ParcelVersion",
@@ -32,6 +33,7 @@ __all__ = [
     "parcels_by_address",
     "parcels_in_area",
     "parse_ref",
+    "point_statement",
     "resolve",
 ]
 
