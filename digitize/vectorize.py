@@ -110,6 +110,23 @@ def _directional_open(mask: np.ndarray, length: int, angles: int | None = None) 
     return out
 
 
+def _bands(lab: np.ndarray, rows: int = 1024):
+    """The labelled pixels of ``lab``, a band of rows at a time: (first row, ids, rows in band, columns)."""
+    for r0 in range(0, lab.shape[0], rows):
+        band = lab[r0:r0 + rows]
+        ys, xs = np.nonzero(band)
+        yield r0, band[ys, xs], ys, xs
+
+
+def _piece_means(lab: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Mean of ``values`` over each labelled piece (ids below ``n``), without full-size temporaries."""
+    total, count = np.zeros(n), np.zeros(n)
+    for r0, ids, ys, xs in _bands(lab):
+        total += np.bincount(ids, values[r0 + ys, xs].astype(np.float64), n)
+        count += np.bincount(ids, None, n)
+    return total / np.maximum(count, 1)
+
+
 def _pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Label the 8-connected pieces of ``mask``; per piece: centroid, unit axis, length, width.
 
@@ -118,15 +135,16 @@ def _pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     variance L^2/12 along its axis), so they are sub-pixel and need no loop.
     """
     n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
-    ys, xs = np.nonzero(lab)
-    ids = lab[ys, xs]
-    cnt = np.maximum(np.bincount(ids, minlength=n), 1).astype(float)
-    mx = np.bincount(ids, xs, n) / cnt
-    my = np.bincount(ids, ys, n) / cnt
-    dx, dy = xs - mx[ids], ys - my[ids]
-    sxx = np.bincount(ids, dx * dx, n) / cnt + 1 / 12
-    syy = np.bincount(ids, dy * dy, n) / cnt + 1 / 12
-    sxy = np.bincount(ids, dx * dy, n) / cnt
+    m = np.zeros((6, n))  # raw moments: count, x, y, xx, yy, xy
+    for r0, ids, ys, xs in _bands(lab):
+        x, y = xs.astype(np.float64), ys.astype(np.float64) + r0
+        for k, wgt in enumerate((None, x, y, x * x, y * y, x * y)):
+            m[k] += np.bincount(ids, wgt, n)
+    cnt = np.maximum(m[0], 1)
+    mx, my = m[1] / cnt, m[2] / cnt
+    sxx = m[3] / cnt - mx**2 + 1 / 12
+    syy = m[4] / cnt - my**2 + 1 / 12
+    sxy = m[5] / cnt - mx * my
     tr, det = sxx + syy, sxx * syy - sxy**2
     disc = np.sqrt(np.maximum(tr**2 / 4 - det, 0))
     l1, l2 = tr / 2 + disc, np.maximum(tr / 2 - disc, 0)
@@ -175,18 +193,22 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
         others = (rest & ~cand[lab]).astype(np.uint8)
         r = max(1, int(round(text_gap_mm * px_per_mm)))
         near = cv2.dilate(others, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        n = len(cand)
-        share = np.bincount(lab.ravel(), near.ravel().astype(float), n) / np.maximum(np.bincount(lab.ravel(), minlength=n), 1)
+        share = _piece_means(lab, near, len(cand))
         cand &= share < 0.3
     if not cand.any():
         return np.zeros_like(rest)
-    keep_lab = np.where(cand, np.arange(len(cand)), 0)[lab]
+    blocks = ~cand & (length >= px_per_mm)  # letters block a ray, specks do not
+    blocks[0] = False
+    blocked = blocks[lab]
+    keep_lab = np.where(cand, np.arange(len(cand)), 0).astype(np.float32)[lab]  # ids exact below 2**24
+    del lab  # (an A0 scan: every full-size label image is half a gigabyte)
     grow = max(1, int(round(stroke / 2)))
     k = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
-    support = cv2.dilate(keep_lab.astype(np.float32), k).astype(np.int32)  # ids, grown by half a stroke
+    support = cv2.dilate(keep_lab, k)  # ids, grown by half a stroke
     support[cv2.dilate(lines.astype(np.uint8), k).astype(bool)] = -1
-    support[keep_lab > 0] = keep_lab[keep_lab > 0]
-    blocked = rest & (keep_lab == 0) & (length >= px_per_mm)[lab]  # letters block a ray, specks do not
+    own = keep_lab > 0
+    support[own] = keep_lab[own]
+    del own
     reach = int(round(max_gap_mm * px_per_mm))
     cos_max = np.cos(np.radians(12))
     ends: dict[int, list[tuple[int, np.ndarray, np.ndarray | None]]] = {}
@@ -211,7 +233,11 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
             if any(w > 0 and w not in alive for w, _, _ in ends[i]):
                 alive.discard(i)
                 changed = True
-    out = np.isin(lab, list(alive)).astype(np.uint8) if alive else np.zeros(rest.shape, np.uint8)
+    del support, blocked
+    keep = np.zeros(len(st), dtype=np.uint8)
+    keep[list(alive)] = 1
+    out = keep[keep_lab.astype(np.int32)]
+    del keep_lab
     for i in alive:
         for _, end, at in ends[i]:
             if at is not None:
@@ -257,7 +283,10 @@ def _text_bars(lines: np.ndarray, text: np.ndarray, *, px_per_mm: float, max_len
         return np.zeros_like(lines)
     stroke = _line_width(lines)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1, 2 * stroke + 1))
-    drop = cv2.dilate(np.isin(lab, bars).astype(np.uint8), k).astype(bool)
+    is_bar = np.zeros(len(st), dtype=np.uint8)
+    is_bar[bars] = 1
+    drop = cv2.dilate(is_bar[lab], k).astype(bool)
+    del lab
     keep = cv2.dilate(junctions.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * stroke + 1,) * 2))
     return drop & lines & ~keep.astype(bool)
 
@@ -281,6 +310,7 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     runs = _directional_open(half, max(3, int(run_mm * px_per_mm / 2)) | 1)
     runs = cv2.resize(runs, (w, h), interpolation=cv2.INTER_NEAREST)
     lines = cv2.dilate(runs, np.ones((3, 3), np.uint8)) & u
+    del runs, half, u
     n, lab, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
     small = np.zeros(n, dtype=bool)
     lim = piece_min_mm * px_per_mm
@@ -291,6 +321,7 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
         comp = lab[y:y + hh, x:x + ww] == i
         small[i] = _hole_area(comp) < (hole_min_mm * px_per_mm) ** 2
     lines = lines.astype(bool) & ~small[lab]
+    del lab
     if lines.any():
         lines &= ~_text_bars(lines, ink & ~lines, px_per_mm=px_per_mm)
         lines |= _straight_links(ink & ~lines, lines, px_per_mm=px_per_mm, stroke=_line_width(lines),
@@ -376,26 +407,40 @@ def _line_width(lines: np.ndarray) -> int:
     return max(1, int(round(2 * np.percentile(vals, 75))))
 
 
-def partition(lines: np.ndarray, *, min_area_px: int) -> np.ndarray:
+def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: int = 256) -> np.ndarray:
     """Label the regions between lines and give every line pixel to its nearest region.
 
     Regions smaller than ``min_area_px`` are dissolved into their neighbours the same
     way.  Returns an int32 label image (ids 1..n, consecutive; 0 only if nothing).
+    The nearest region is looked for within ``reach`` pixels, a strip of rows at a
+    time, so an A0 scan needs a few hundred megabytes here, not gigabytes.
     """
     free = (~lines).astype(np.uint8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4, ltype=cv2.CV_32S)
+    del free
     small = stats[:, cv2.CC_STAT_AREA] < min_area_px
     small[0] = True
     ids = np.where(small, 0, np.cumsum(~small)).astype(np.int32)
-    lab = ids[lab]
-    if lab.max() == 0:
+    for r0 in range(0, lab.shape[0], strip):  # in place, a band at a time (take would copy as int64)
+        lab[r0:r0 + strip] = ids[lab[r0:r0 + strip]]
+    if not ids.any():
         return lab
-    seeds = (lab == 0).astype(np.uint8)
-    _, nearest = cv2.distanceTransformWithLabels(seeds, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    lut = np.zeros(int(nearest.max()) + 1, dtype=np.int32)
-    zero = seeds == 0
-    lut[nearest[zero]] = lab[zero]
-    return lut[nearest]
+    seeds_all = (lab == 0).astype(np.uint8)  # to be given a region
+    h = lab.shape[0]
+    for r0 in range(0, h, strip):
+        r1 = min(h, r0 + strip)
+        inner = seeds_all[r0:r1].astype(bool)
+        if not inner.any():
+            continue
+        w0, w1 = max(0, r0 - reach), min(h, r1 + reach)
+        seeds = seeds_all[w0:w1]
+        _, nearest = cv2.distanceTransformWithLabels(seeds, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+        given = seeds == 0
+        lut = np.zeros(int(nearest.max()) + 1, dtype=np.int32)
+        lut[nearest[given]] = lab[w0:w1][given]
+        rows = lab[r0:r1]
+        rows[inner] = lut[nearest[r0 - w0:r1 - w0][inner]]
+    return lab
 
 
 def polygonize(labels: np.ndarray, transform: Affine | None = None) -> gpd.GeoDataFrame:
