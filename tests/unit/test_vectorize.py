@@ -150,12 +150,13 @@ def test_a_dashed_boundary_closes_and_text_beside_it_does_not():
     assert _cells(v) == 2
 
 
+def _solid(d, x, y0, y1):
+    d.line([(x, y0), (x, y1)], fill=35, width=2)
+
+
 def test_a_label_bar_touching_a_boundary_does_not_split_the_parcel():
     """The fraction bar of a crowded label runs into the boundary: it stays text."""
-    def nothing(d, x, y0, y1):
-        d.line([(x, y0), (x, y1)], fill=35, width=2)
-
-    img = Image.fromarray(_two_cells(nothing))
+    img = Image.fromarray(_two_cells(_solid))
     d = ImageDraw.Draw(img)
     font = ImageFont.truetype(FONT, int(2.2 * PPMM))
     x_line = img.width // 2
@@ -168,10 +169,7 @@ def test_a_label_bar_touching_a_boundary_does_not_split_the_parcel():
 
 
 def test_letters_touching_a_line_are_not_line_work():
-    def line(d, x, y0, y1):
-        d.line([(x, y0), (x, y1)], fill=35, width=2)
-
-    img = Image.fromarray(_two_cells(line))
+    img = Image.fromarray(_two_cells(_solid))
     d = ImageDraw.Draw(img)
     font = ImageFont.truetype(FONT, int(2.5 * PPMM))
     x_line = img.width // 2
