@@ -115,7 +115,7 @@ def warp_scan(image: np.ndarray, georef: Georeference, *, pixel_size: float | No
 
 
 def write_cog(path: str | Path, array: np.ndarray, transform: Affine, crs: CRS) -> None:
-    """Write a uint8 grey or RGB array as a Cloud-Optimized GeoTIFF (deflate, overviews)."""
+    """Write a uint8 grey or RGB array as a Cloud-Optimized GeoTIFF (lossless ZSTD, fast level; overviews)."""
     bands = 1 if array.ndim == 2 else array.shape[2]
     profile = dict(driver="GTiff", width=array.shape[1], height=array.shape[0], count=bands, dtype="uint8",
                    crs=crs.to_wkt(), transform=transform, tiled=True, blockxsize=512, blockysize=512)
@@ -129,5 +129,5 @@ def write_cog(path: str | Path, array: np.ndarray, transform: Affine, crs: CRS) 
             if bands == 3:
                 dst.colorinterp = [rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
                                    rasterio.enums.ColorInterp.blue]
-        rio_copy(mem.name, str(path), driver="COG", compress="DEFLATE", overview_resampling="average",
+        rio_copy(mem.name, str(path), driver="COG", compress="ZSTD", level=1, overview_resampling="average",
                  blocksize=512)
