@@ -23,8 +23,8 @@ import numpy as np
 import rasterio
 import rasterio.windows
 from affine import Affine
-from shapely.geometry import box
 from rasterio.enums import Resampling
+from shapely.geometry import box
 
 from gis.topology import Finding
 

@@ -89,7 +89,7 @@ def _hole_area(comp: np.ndarray) -> int:
     holes = filled & ~comp
     if not holes.any():
         return 0
-    lab, n = ndi.label(holes)
+    lab, _ = ndi.label(holes)
     return int(np.bincount(lab.ravel())[1:].max())
 
 
@@ -416,7 +416,7 @@ def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: 
     time, so an A0 scan needs a few hundred megabytes here, not gigabytes.
     """
     free = (~lines).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4, ltype=cv2.CV_32S)
+    _, lab, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4, ltype=cv2.CV_32S)
     del free
     small = stats[:, cv2.CC_STAT_AREA] < min_area_px
     small[0] = True
