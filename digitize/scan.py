@@ -156,10 +156,11 @@ def _sort_regions(regions: gpd.GeoDataFrame, labels: dict[int, Label], sheet: Sh
     geoms = np.asarray(regions.geometry.values, dtype=object)
     rep = shapely.point_on_surface(geoms)
     area = shapely.area(geoms)
-    width_mm = 2 * area / np.maximum(shapely.length(geoms), 1e-9) / sheet.scale * 1000.0
+    perimeter = shapely.length(geoms)
+    width_m = 2 * area / np.maximum(perimeter, 1e-9)  # mean width
+    width_mm = width_m / sheet.scale * 1000.0  # on paper
+    elongation = perimeter / 2 / np.maximum(width_m, 1e-9)
     touches_edge = ~shapely.within(geoms, inner)
-    width_m = 2 * area / np.maximum(shapely.length(geoms), 1e-9)
-    elongation = shapely.length(geoms) / 2 / np.maximum(width_m, 1e-9)
     reasons = []
     for i, region in enumerate(regions["region"]):
         lab = labels.get(int(region))

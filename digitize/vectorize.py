@@ -93,15 +93,15 @@ def _hole_area(comp: np.ndarray) -> int:
     return int(np.bincount(lab.ravel())[1:].max())
 
 
-def _directional_open(mask: np.ndarray, length: int, angles: int | None = None) -> np.ndarray:
+def _directional_open(mask: np.ndarray, length: int) -> np.ndarray:
     """Pixels of ``mask`` on a straight run of at least ``length`` px in some direction.
 
-    The directions are close enough (by default) that a one-pixel line between two of
-    them drifts at most half a pixel from the nearer one over the run.
+    The directions are close enough that a one-pixel line between two of them drifts at
+    most half a pixel from the nearer one over the run.
     """
     out = np.zeros_like(mask)
     c = (length - 1) / 2
-    angles = angles or max(12, int(np.ceil(np.pi / np.arctan(1.0 / max(c, 1.0)))))
+    angles = max(12, int(np.ceil(np.pi / np.arctan(1.0 / max(c, 1.0)))))
     for a in np.arange(angles) * np.pi / angles:
         k = np.zeros((length, length), np.uint8)
         dx, dy = np.cos(a) * c, np.sin(a) * c
@@ -182,7 +182,8 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
     broken or faded line) and each of its ends reaches line-work, or another kept bar
     on the same line, within ``max_gap_mm`` along its own axis with no other ink in
     between.  A letter touching a line is not a bar; a bar with other text within
-    ``text_gap_mm`` along most of it is a stroke of a letter or a fraction bar.  Returns the kept pieces and the segments bridging their gaps.
+    ``text_gap_mm`` along most of it is a stroke of a letter or a fraction bar.
+    Returns the kept pieces and the segments bridging their gaps.
     """
     lab, st = _pieces(rest)
     width_max = 1.2 * stroke + 1.0
@@ -245,14 +246,15 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
     return out.astype(bool)
 
 
-def _text_bars(lines: np.ndarray, text: np.ndarray, *, px_per_mm: float, max_len_mm: float = 15.0,
+def _text_bars(lines: np.ndarray, text: np.ndarray, *, px_per_mm: float, stroke: int, max_len_mm: float = 15.0,
                reach_mm: float = 1.2) -> np.ndarray:
     """Line-work pixels of fraction bars and underlines: straight runs with text on both sides.
 
     The line-work is cut into branches at its junctions; a straight branch no longer
     than ``max_len_mm`` with text within ``reach_mm`` along most of one side and a
-    good part of the other is a bar of a label (the number over the area), not a boundary, even when
-    it touches one.  Returns the pixels to take out of the line-work.
+    good part of the other is a bar of a label (the number over the area), not a
+    boundary, even when it touches one.  ``stroke`` is the line-work's width in pixels.
+    Returns the pixels to take out of the line-work.
     """
     skel = skeletonize(lines)
     nb = cv2.filter2D(skel.astype(np.uint8), -1, _NEIGH, borderType=cv2.BORDER_CONSTANT)
@@ -281,7 +283,6 @@ def _text_bars(lines: np.ndarray, text: np.ndarray, *, px_per_mm: float, max_len
     bars = cand[both & (np.maximum(sides[0], sides[1]) >= 0.6)]
     if len(bars) == 0:
         return np.zeros_like(lines)
-    stroke = _line_width(lines)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1, 2 * stroke + 1))
     is_bar = np.zeros(len(st), dtype=np.uint8)
     is_bar[bars] = 1
@@ -323,9 +324,9 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     lines = lines.astype(bool) & ~small[lab]
     del lab
     if lines.any():
-        lines &= ~_text_bars(lines, ink & ~lines, px_per_mm=px_per_mm)
-        lines |= _straight_links(ink & ~lines, lines, px_per_mm=px_per_mm, stroke=_line_width(lines),
-                                 max_gap_mm=max_gap_mm)
+        stroke = _line_width(lines)
+        lines &= ~_text_bars(lines, ink & ~lines, px_per_mm=px_per_mm, stroke=stroke)
+        lines |= _straight_links(ink & ~lines, lines, px_per_mm=px_per_mm, stroke=stroke, max_gap_mm=max_gap_mm)
     return lines, ink & ~lines
 
 
