@@ -44,6 +44,7 @@ __all__ = [
     "read_gcps",
     "check_gcps",
     "fit_georeference",
+    "poly_terms",
 ]
 
 METHODS = ("affine", "poly2", "poly3", "tps")
@@ -87,7 +88,8 @@ class Residual:
     outlier: bool
 
 
-def _poly_terms(xy: np.ndarray, order: int) -> np.ndarray:
+def poly_terms(xy: np.ndarray, order: int) -> np.ndarray:
+    """The terms of a bivariate polynomial of ``order`` at points (n, 2): 1, x, y, x², xy, y², …"""
     x, y = xy[:, 0], xy[:, 1]
     cols = [x**i * y**j for n in range(order + 1) for i in range(n, -1, -1) for j in [n - i]]
     return np.stack(cols, axis=1)
@@ -114,12 +116,12 @@ class _OneWay:
         if method == "tps":
             self._rbf = RBFInterpolator(s, d, kernel="thin_plate_spline", degree=1)
         else:
-            a = _poly_terms(s, _ORDER[method])
+            a = poly_terms(s, _ORDER[method])
             self._coef, *_ = np.linalg.lstsq(a, d, rcond=None)
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
         s = self.ns(np.asarray(xy, dtype=float).reshape(-1, 2))
-        d = self._rbf(s) if self.method == "tps" else _poly_terms(s, _ORDER[self.method]) @ self._coef
+        d = self._rbf(s) if self.method == "tps" else poly_terms(s, _ORDER[self.method]) @ self._coef
         return d * self.nd.s + self.nd.c
 
 

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from pyproj import CRS, Transformer
 
-from digitize.georef import ControlPoints
+from digitize.georef import ControlPoints, poly_terms
 from digitize.vectorize import darkness
 from gis.crs import province as find_province
 from gis.crs import provinces
@@ -336,18 +336,13 @@ def _arms(i: int, j: int, ni: int, nj: int) -> tuple[tuple[tuple[float, float], 
     return both, both
 
 
-def _poly_terms(xy: np.ndarray) -> np.ndarray:
-    x, y = xy[:, 0], xy[:, 1]
-    return np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y])
-
-
 def _consistent(paper: np.ndarray, pix: np.ndarray, ppmm: float) -> np.ndarray:
     """Points where a second-order paper -> pixel model of the others puts them (iterative rejection)."""
     keep = np.ones(len(paper), dtype=bool)
     s = paper / max(float(np.abs(paper).max()), 1.0)
     while keep.sum() > MIN_POINTS - 2:
-        coef, *_ = np.linalg.lstsq(_poly_terms(s[keep]), pix[keep], rcond=None)
-        res = np.hypot(*(_poly_terms(s) @ coef - pix).T)
+        coef, *_ = np.linalg.lstsq(poly_terms(s[keep], 2), pix[keep], rcond=None)
+        res = np.hypot(*(poly_terms(s, 2) @ coef - pix).T)
         sigma = 1.4826 * float(np.median(res[keep]))
         limit = max(0.5 * ppmm, 4 * sigma)  # 0.5 mm of paper: beyond any scanner warp
         worst = int(np.argmax(np.where(keep, res, -1)))
@@ -359,8 +354,8 @@ def _consistent(paper: np.ndarray, pix: np.ndarray, ppmm: float) -> np.ndarray:
 
 def _predict(paper: np.ndarray, pix: np.ndarray, keep: np.ndarray, at: np.ndarray) -> np.ndarray:
     scale = max(float(np.abs(paper).max()), 1.0)
-    coef, *_ = np.linalg.lstsq(_poly_terms(paper[keep] / scale), pix[keep], rcond=None)
-    return _poly_terms(at / scale) @ coef
+    coef, *_ = np.linalg.lstsq(poly_terms(paper[keep] / scale, 2), pix[keep], rcond=None)
+    return poly_terms(at / scale, 2) @ coef
 
 
 def find_control_points(image_grey: np.ndarray, sheet: Sheet, *, dpi_hint: float | None = None) -> ControlPoints:
