@@ -296,8 +296,7 @@ def prepare_sheet(commune_code: str, sheet_no: str, part: Mapping[str, Sequence]
         out[again] = shapely.to_wkb(geoms[again], byte_order=1)
     land_use = _text_column(part, "land_use")
     address = _text_column(part, "address")
-    md5 = hashlib.md5  # content_hash inlined: this runs once a parcel
-    hashes = [md5(f"{n}|{lu or ''}|{ad or ''}|{w.hex().upper()}".encode()).hexdigest()
+    hashes = [content_hash(n, lu, ad, w.hex().upper())
               for n, lu, ad, w in zip(numbers.tolist(), land_use.tolist(), address.tolist(), out)]
     rows = {"parcel_no": numbers, "area_m2": shapely.area(geoms), "land_use": land_use, "address": address,
             "wkb": out, "content_hash": np.array(hashes, dtype=object),
