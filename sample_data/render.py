@@ -191,12 +191,19 @@ class TrueModel:
         return x, y
 
     def map_to_pixel(self, e, n):
-        """Scan pixels (x right, y down, origin top-left) of map points."""
-        return self.paper_to_pixel(*self.map_to_paper(e, n))
+        """Scan pixel coordinates of map points, as GDAL and QGIS count them.
+
+        x right, y down, origin at the top-left CORNER of the image, so the centre of
+        pixel (row r, column c) is (c + 0.5, r + 0.5).  The drawing and the damage work on
+        array indices (a pixel's centre at its index): :meth:`paper_to_pixel` and
+        :meth:`pixel_to_paper` are in indices, hence the half pixel here.
+        """
+        u, v = self.paper_to_pixel(*self.map_to_paper(e, n))
+        return u + 0.5, v + 0.5
 
     def pixel_to_map(self, u, v):
-        """Map points (easting, northing) of scan pixels."""
-        return self.paper_to_map(*self.pixel_to_paper(u, v))
+        """Map points (easting, northing) of scan pixel coordinates (GDAL's corner origin)."""
+        return self.paper_to_map(*self.pixel_to_paper(np.asarray(u, float) - 0.5, np.asarray(v, float) - 0.5))
 
     def grid(self, step_mm: float = 10.0) -> pd.DataFrame:
         """True correspondences on a grid every ``step_mm`` of paper over the frame."""
@@ -227,6 +234,11 @@ class _Canvas:
         self.blue = Image.new("L", (self.w, self.h), 0) if style.colour else self.ink
         self.d_ink = ImageDraw.Draw(self.ink)
         self.d_blue = ImageDraw.Draw(self.blue)
+        # line-work is drawn apart, anti-aliased at 1/16 px (PIL truncates a line's
+        # coordinates to whole pixels and shifts one of even width by half a pixel either
+        # way with its direction: up to 1.5 px off); text and label bars stay PIL's
+        self.pen = {"ink": np.zeros((self.h, self.w), np.uint8)}
+        self.pen["blue"] = np.zeros((self.h, self.w), np.uint8) if style.colour else self.pen["ink"]
         self.line_px = max(1, round(style.line_mm * self.ppmm))
         self.model = TrueModel(sheet, dpi, damage, (self.w, self.h), (0, 0))
         self.placed: list[tuple[float, ...]] = []
@@ -235,9 +247,20 @@ class _Canvas:
         return max(1, round(v * self.ppmm))
 
     def xy(self, coords) -> list[tuple[float, float]]:
+        """Paper positions (array indices: a pixel's centre at its index) of map points."""
         c = np.asarray(coords, float)
         x, y = self.model.map_to_paper(c[:, 0], c[:, 1])
         return list(zip(x.tolist(), y.tolist()))
+
+    def stroke(self, a, b, *, fill: int = 255, width: int | None = None, layer: str = "ink") -> None:
+        """A straight stroke from ``a`` to ``b`` (paper positions), centred on the true line."""
+        s = 16  # cv2's 4 fractional bits
+        cv2.line(self.pen[layer], (round(a[0] * s), round(a[1] * s)), (round(b[0] * s), round(b[1] * s)), fill,
+                 width or self.line_px, cv2.LINE_AA, shift=4)
+
+    def layer(self, name: str) -> np.ndarray:
+        """An ink layer as an array: PIL's text and the strokes together."""
+        return np.maximum(np.asarray(self.ink if name == "ink" else self.blue), self.pen[name])
 
     def font(self, text_mm: float, name: str | None = None) -> ImageFont.FreeTypeFont:
         return _font(name or self.style.font, max(6, round(text_mm * 1.45 * self.ppmm)))
@@ -261,7 +284,8 @@ class _Canvas:
     def frame(self) -> None:
         s, st = self.sheet, self.style
         (x0, y0), (x1, y1) = self.xy([(s.extent[0], s.extent[3]), (s.extent[2], s.extent[1])])
-        self.d_ink.rectangle([x0, y0, x1, y1], outline=255, width=self.line_px)
+        for a, b in itertools.pairwise([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]):
+            self.stroke(a, b)
         g = self.mm(12)
         self.d_ink.rectangle([x0 - g, y0 - g, x1 + g, y1 + g], outline=255, width=self.mm(0.9))
         step = GRID_MM * s.scale / 1000.0
@@ -273,10 +297,10 @@ class _Canvas:
             (xe, _), = self.xy([(e, s.extent[3])])
             (_, yn), = self.xy([(s.extent[0], n)])
             for yy, sgn in ((y0, -1), (y1, 1)):  # ticks and easting values, top and bottom
-                self.d_ink.line([(xe, yy), (xe, yy + sgn * self.mm(3))], fill=255, width=self.line_px)
+                self.stroke((xe, yy), (xe, yy + sgn * self.mm(3)))
                 self.text((xe, yy + sgn * self.mm(6)), _km(e, step), small, "mm")
             for xx, sgn in ((x0, -1), (x1, 1)):  # ticks and northing values, left and right
-                self.d_ink.line([(xx, yn), (xx + sgn * self.mm(3), yn)], fill=255, width=self.line_px)
+                self.stroke((xx, yn), (xx + sgn * self.mm(3), yn))
                 self.rotated_text((xx + sgn * self.mm(6.5), yn), _km(n, step), small, 90, self.ink)
         corners = [((x0, y0), s.extent[0], s.extent[3]), ((x1, y1), s.extent[2], s.extent[1])]
         for (cx, cy), e, n in corners:
@@ -307,10 +331,10 @@ class _Canvas:
         for i in range(1, k):
             for j in range(1, k):
                 (x, y), = self.xy([(s.extent[0] + i * step, s.extent[3] - j * step)])
-                self.d_ink.line([(x - arm, y), (x + arm, y)], fill=255, width=self.line_px)
-                self.d_ink.line([(x, y - arm), (x, y + arm)], fill=255, width=self.line_px)
+                self.stroke((x - arm, y), (x + arm, y))
+                self.stroke((x, y - arm), (x, y + arm))
 
-    def lines(self, geom, draw: ImageDraw.ImageDraw) -> None:
+    def lines(self, geom, layer: str = "ink") -> None:
         """Line-work, with faded and broken segments as the damage asks."""
         parts = geom.geoms if isinstance(geom, MultiLineString) else [geom]
         gap = self.mm(1.2)
@@ -325,10 +349,10 @@ class _Canvas:
                     g = gap * self.rng.uniform(0.5, 2.0) / seg_len
                     m1 = (a[0] + (b[0] - a[0]) * (t - g / 2), a[1] + (b[1] - a[1]) * (t - g / 2))
                     m2 = (a[0] + (b[0] - a[0]) * (t + g / 2), a[1] + (b[1] - a[1]) * (t + g / 2))
-                    draw.line([a, m1], fill=fill, width=self.line_px)
-                    draw.line([m2, b], fill=fill, width=self.line_px)
+                    self.stroke(a, m1, fill=fill, layer=layer)
+                    self.stroke(m2, b, fill=fill, layer=layer)
                 else:
-                    draw.line([a, b], fill=fill, width=self.line_px)
+                    self.stroke(a, b, fill=fill, layer=layer)
 
     def way_names(self, ways: gpd.GeoDataFrame, layer: Image.Image) -> None:
         frame = box(*self.sheet.extent).buffer(-self.sheet.size_m * 0.02)
@@ -458,14 +482,14 @@ def render_sheet(parcels: gpd.GeoDataFrame, sheet: Sheet, *, dpi: int = 200, sty
         edges = shapely.union_all(shapely.boundary(near.geometry.values)).intersection(frame_box)
         edges = shapely.line_merge(edges) if not edges.is_empty else edges
         if not edges.is_empty:
-            cv.lines(edges, cv.d_ink)
+            cv.lines(edges)
     if waterways is not None and len(waterways):
         wet = waterways[waterways.intersects(frame_box)]
         if len(wet):
             banks = shapely.union_all([g.buffer(wd / 2, cap_style="flat") for g, wd in zip(wet.geometry, wet["width_m"])])
             banks = banks.boundary.intersection(frame_box)
             if not banks.is_empty:
-                cv.lines(shapely.line_merge(banks), cv.d_blue)
+                cv.lines(shapely.line_merge(banks), "blue")
             cv.way_names(wet, cv.blue)
     if roads is not None and len(roads):
         cv.way_names(roads[roads.intersects(frame_box)], cv.ink)
@@ -493,7 +517,7 @@ def _scan(cv: _Canvas, damage: Damage, rng: np.random.Generator) -> tuple[np.nda
     gx, gy = model.pixel_to_paper(gu, gv)
     mx = cv2.resize(gx.astype(np.float32), (cols * step, rows * step), interpolation=cv2.INTER_LINEAR)[:out_h, :out_w]
     my = cv2.resize(gy.astype(np.float32), (cols * step, rows * step), interpolation=cv2.INTER_LINEAR)[:out_h, :out_w]
-    ink = cv2.remap(np.asarray(cv.ink), mx, my, cv2.INTER_LINEAR, borderValue=0).astype(np.float32) / 255.0
+    ink = cv2.remap(cv.layer("ink"), mx, my, cv2.INTER_LINEAR, borderValue=0).astype(np.float32) / 255.0
     on_paper = ((mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)).astype(np.float32)
     on_paper = cv2.GaussianBlur(on_paper, (0, 0), 1.2)
     tone = _paper_tone(out_w, out_h, damage, rng)
@@ -502,7 +526,7 @@ def _scan(cv: _Canvas, damage: Damage, rng: np.random.Generator) -> tuple[np.nda
     ink *= np.float32(0.86)
     keep = 1 - ink
     if cv.style.colour:
-        blue = cv2.remap(np.asarray(cv.blue), mx, my, cv2.INTER_LINEAR, borderValue=0).astype(np.float32)
+        blue = cv2.remap(cv.layer("blue"), mx, my, cv2.INTER_LINEAR, borderValue=0).astype(np.float32)
         blue *= np.float32(0.8 / 255.0)
         layers = []
         for base, ink_c, blue_c in ((tone + 6, 30, 40), (tone - 2, 26, 80), (tone - 2 - 38 * damage.yellowing, 24, 170)):

@@ -70,7 +70,8 @@ def test_perfect_scan_is_the_plain_page():
     u, v = model.map_to_pixel(SHEET.extent[0], SHEET.extent[3])
     x, y = model.map_to_paper(SHEET.extent[0], SHEET.extent[3])
     pad = (model.image_size[0] - model.page_size[0]) / 2
-    assert abs(float(u) - float(x) - pad) < 1e-6 and abs(float(v) - float(y) - pad) < 1e-6
+    # paper positions are array indices (a pixel's centre at its index), scan positions GDAL's (centre at +0.5)
+    assert abs(float(u) - float(x) - pad - 0.5) < 1e-6 and abs(float(v) - float(y) - pad - 0.5) < 1e-6
 
 
 def test_bad_arguments_are_input_errors():
@@ -78,3 +79,24 @@ def test_bad_arguments_are_input_errors():
         render_sheet(_parcels().drop(columns=["area_m2"]), SHEET, dpi=60)
     with pytest.raises(InputError):
         render_sheet(_parcels(), SHEET, dpi=60, style=Style(label_layout="sideways"))
+
+
+@pytest.mark.parametrize("dpi", [150, 200, 400])  # line widths of 1, 2 and 3 pixels
+def test_lines_are_centred_where_the_model_says_in_gdal_pixels(dpi):
+    """The ink of a parcel edge is centred, in GDAL's pixel coordinates (a pixel's centre
+    at +0.5), where the model puts the edge: the digitizers are scored against it."""
+    image, _, model = render_sheet(_parcels(), SHEET, dpi=dpi, seed=0)
+    errors = []
+    for e in (562300.0, 562320.0, 562340.0, 562360.0):  # vertical edges, between the labels
+        for n in (2359601.5, 2359613.5, 2359616.5, 2359628.5):
+            u, v = model.map_to_pixel(e, n)
+            c = np.arange(int(u) - 4, int(u) + 5)
+            ink = 255.0 - image[int(v), c].astype(float)
+            errors.append(float((ink * (c + 0.5)).sum() / ink.sum()) - float(u))
+    for n in (2359600.0, 2359615.0, 2359630.0):  # horizontal edges
+        for e in (562302.5, 562317.5, 562342.5):
+            u, v = model.map_to_pixel(e, n)
+            r = np.arange(int(v) - 4, int(v) + 5)
+            ink = 255.0 - image[r, int(u)].astype(float)
+            errors.append(float((ink * (r + 0.5)).sum() / ink.sum()) - float(v))
+    assert max(abs(x) for x in errors) < 0.25
