@@ -76,15 +76,13 @@ def run(ctx: BenchContext) -> dict:
             warp = pd.read_csv(DISTRICT / s["truth_warp"])
             ext = json.loads((d / "sheet.json").read_text(encoding="utf-8"))["extent"]
             inside = warp[(warp.map_x >= ext[0]) & (warp.map_x <= ext[2]) & (warp.map_y >= ext[1]) & (warp.map_y <= ext[3])]
-            gerr = georef_error(g.to_map, lambda p, w=inside: w[["map_x", "map_y"]].to_numpy(float),
-                                inside[["pixel_x", "pixel_y"]].to_numpy(float))
+            true_map, at_pixels = inside[["map_x", "map_y"]].to_numpy(float), inside[["pixel_x", "pixel_y"]].to_numpy(float)
+            gerr = georef_error(g.to_map, lambda p, m=true_map: m, at_pixels)
             image = read_scan(DISTRICT / s["scan"])
             t2 = time.perf_counter()
             auto = find_control_points(ink_channel(image), place_sheet(s["number"], crs))
             auto_s = time.perf_counter() - t2
-            aerr = georef_error(fit_georeference(auto, scale=s["scale"]).to_map,
-                                lambda p, w=inside: w[["map_x", "map_y"]].to_numpy(float),
-                                inside[["pixel_x", "pixel_y"]].to_numpy(float))
+            aerr = georef_error(fit_georeference(auto, scale=s["scale"]).to_map, lambda p, m=true_map: m, at_pixels)
             t1 = time.perf_counter()
             base = score_parcels(naive(image, DISTRICT / s["gcps"], tuple(ext), crs), truth).to_dict()
             base_s = time.perf_counter() - t1
