@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import geopandas as gpd
@@ -16,6 +17,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from gis.crs import resolve_crs
+from gis.errors import InputError
 from gis.sheets import Sheet, parse_sheet
 from sample_data import fabric, people, plan
 
@@ -44,9 +46,17 @@ def _crs():
     return resolve_crs(plan.CRS_KEY)
 
 
-def sheets() -> list[tuple[plan.SheetPlan, Sheet]]:
-    """The sample's sheets: plan and Circular 25/2014 sheet (number, scale, extent)."""
-    return [(p, parse_sheet(p.number, northing_hint=2_359_000.0)) for p in plan.SHEETS]
+def sheets(plans: Sequence[plan.SheetPlan] | None = None) -> list[tuple[plan.SheetPlan, Sheet]]:
+    """The sample's sheets: plan and Circular 25/2014 sheet (number, scale, extent).
+
+    ``plans`` draws the same sheets another way (fonts, resolution, layout); their numbers
+    must be the sample's, which the parcel fabric is numbered by.
+    """
+    plans = plan.SHEETS if plans is None else tuple(plans)
+    if sorted(p.number for p in plans) != sorted(p.number for p in plan.SHEETS):
+        raise InputError("sheet plans must draw the sample's own sheets",
+                         hint=f"use the numbers {', '.join(p.number for p in plan.SHEETS)}")
+    return [(p, parse_sheet(p.number, northing_hint=2_359_000.0)) for p in plans]
 
 
 def _wobbly(points: list[tuple[float, float]], amp: float, wave: float) -> list[tuple[float, float]]:

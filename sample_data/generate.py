@@ -11,7 +11,7 @@ import json
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -74,7 +74,7 @@ def _sheet(job: tuple) -> str:
     rng = np.random.default_rng([seed, k])
     _, w, h = page_layout(sheet, sp.dpi)
     damage = Damage.random(rng, size_px=(w, h))
-    style = Style(font=sp.font, label_layout=sp.label_layout, colour=sp.colour,
+    style = Style(font=sp.font, label_layout=sp.label_layout, colour=sp.colour, text_mm=sp.text_mm, line_mm=sp.line_mm,
                   commune=communes[sp.commune].name, district=plan.DISTRICT["name"],
                   province=plan.PROVINCE["name"], local_no=sp.local_no)
     image, gcps, model = render_sheet(parcels, sheet, dpi=sp.dpi, style=style, damage=damage,
@@ -95,7 +95,8 @@ def _sheet(job: tuple) -> str:
         "crs": plan.CRS_KEY, "dpi": sp.dpi, "image": image_name, "image_format": sp.image_format,
         "colour": sp.colour, "image_size": [int(image.shape[1]), int(image.shape[0])],
         "page_size": list(model.page_size), "margins_mm": list(MARGINS_MM), "grid_mm": GRID_MM,
-        "font": sp.font, "label_layout": sp.label_layout, "parcel_count": len(mine),
+        "font": sp.font, "label_layout": sp.label_layout, "text_mm": sp.text_mm, "line_mm": sp.line_mm,
+        "parcel_count": len(mine),
         "damage": damage.to_dict(),
         "files": {"gcps": "gcps.csv", "truth_warp": "truth_warp.csv", "truth": "truth.gpkg",
                   "dgn": "sheet.dgn", "dxf": "sheet.dxf"},
@@ -112,11 +113,14 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def generate(out_dir: str | os.PathLike, *, seed: int = DEFAULT_SEED, overwrite: bool = False,
-             progress: Callable[[str], None] | None = None, jobs: int = 2) -> dict:
+             progress: Callable[[str], None] | None = None, jobs: int = 2,
+             sheets: Sequence[plan.SheetPlan] | None = None) -> dict:
     """Write the whole sample district into ``out_dir``; return its manifest.
 
     ``jobs`` sheets are drawn at a time (separate processes); the output does not depend on it.
+    ``sheets`` draws the sample's sheets in other styles (see :func:`sample_data.district.sheets`).
     """
+    sheet_list = district.sheets(sheets)
     if not os.environ.get("SOURCE_DATE_EPOCH"):
         os.environ["SOURCE_DATE_EPOCH"] = str(FIXED_EPOCH)
     say = progress or (lambda _msg: None)
@@ -156,7 +160,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int = DEFAULT_SEED, overwrite:
                             "environment": "base/environment.gpkg", "planning": "base/planning.gpkg"}
         communes = {c.code: c for c in plan.COMMUNES}
         tasks = []
-        for k, (sp, sheet) in enumerate(district.sheets()):
+        for k, (sp, sheet) in enumerate(sheet_list):
             d = root / "sheets" / sp.slug
             paths = {name: out.path(d / name) for name in (_EXT[sp.image_format], "gcps.csv", "truth_warp.csv",
                                                           "truth.gpkg", "sheet.dgn", "sheet.dxf", "sheet.json")}
@@ -193,8 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
     parser.add_argument("--jobs", type=int, default=2, help="sheets drawn at a time")
+    parser.add_argument("--unseen", action="store_true",
+                        help="the sheets in the styles no one tuned for, from their own seed (plan.UNSEEN_SHEETS)")
     args = parser.parse_args(argv)
-    manifest = generate(args.out, seed=args.seed, overwrite=args.overwrite, jobs=args.jobs,
+    seed = plan.UNSEEN_SEED if args.unseen and args.seed == DEFAULT_SEED else args.seed
+    manifest = generate(args.out, seed=seed, overwrite=args.overwrite, jobs=args.jobs,
+                        sheets=plan.UNSEEN_SHEETS if args.unseen else None,
                         progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"{manifest['parcel_count']} parcels on {len(manifest['sheets'])} sheets in {args.out}")
     return 0

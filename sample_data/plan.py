@@ -44,6 +44,8 @@ class SheetPlan:
     colour: bool
     font: str  # file name under /usr/share/fonts/truetype
     label_layout: str  # see render.LABEL_LAYOUTS
+    text_mm: float = 2.0  # label text height on paper (smaller in small parcels)
+    line_mm: float = 0.2  # line-work width on paper
 
     @property
     def slug(self) -> str:
@@ -58,6 +60,23 @@ SHEETS = (
     SheetPlan("361561-8", "29901", 22, 240, "jpeg", False, "liberation/LiberationSerif-Regular.ttf", "code_left"),
     SheetPlan("361561-5-(6)", "29902", 4, 300, "jpeg", True, "dejavu/DejaVuSans.ttf", "code_below"),
     SheetPlan("361561-5-(7)", "29902", 5, 220, "png", False, "dejavu/DejaVuSerif.ttf", "code_right"),
+)
+
+#: The same sheets drawn as nobody tuned for (other fonts, resolutions, line widths, label
+#: layouts and formats), from another seed (another fabric, other damage): the benchmark's
+#: stand-in for sheets never seen.  Not committed; ``--unseen`` generates it.
+UNSEEN_SEED = 7_250_613
+UNSEEN_SHEETS = (
+    SheetPlan("361561-4-b", "29901", 12, 250, "png", False, "liberation/LiberationSansNarrow-Regular.ttf",
+              "code_below", text_mm=1.8),
+    SheetPlan("361561-4-d", "29901", 15, 300, "jpeg", True, "dejavu/DejaVuSansCondensed.ttf", "code_left",
+              line_mm=0.25),
+    SheetPlan("361561-7", "29901", 21, 250, "jpeg", False, "liberation/LiberationMono-Regular.ttf", "code_below"),
+    SheetPlan("361561-8", "29901", 22, 200, "tiff", False, "dejavu/DejaVuSerifCondensed.ttf", "code_right",
+              line_mm=0.15),
+    SheetPlan("361561-5-(6)", "29902", 4, 200, "png", False, "dejavu/DejaVuSans-Oblique.ttf", "code_left",
+              text_mm=2.2),
+    SheetPlan("361561-5-(7)", "29902", 5, 300, "tiff", False, "liberation/LiberationSans-Bold.ttf", "code_below"),
 )
 
 #: scale zones: each is mapped at one scale and is generated on its own
