@@ -18,11 +18,13 @@ from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
+import shapely
+import shapely.geometry
 from pyogrio.errors import DataSourceError, DataLayerError
 
-from gis.errors import FormatError, MissingFileError, OutputExistsError
+from gis.errors import FormatError, InputError, MissingFileError, OutputExistsError
 
-__all__ = ["Outputs", "read_vector", "to_vector", "require_file", "list_layers"]
+__all__ = ["Outputs", "read_vector", "to_vector", "require_file", "list_layers", "read_geojson_geometry"]
 
 
 def require_file(path: str | os.PathLike, what: str = "file") -> Path:
@@ -144,3 +146,23 @@ def _fixed_date() -> Iterator[None]:
         yield
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+
+
+def read_geojson_geometry(obj: object) -> shapely.Geometry:
+    """A non-empty shapely geometry from a GeoJSON geometry object (a dict).
+
+    Raises :class:`~gis.errors.InputError` naming what is wrong: not a geometry object,
+    malformed (bad type, coordinates that do not nest), or empty.
+
+    >>> read_geojson_geometry({"type": "Point", "coordinates": [105.8, 21.0]}).wkt
+    'POINT (105.8 21)'
+    """
+    if not isinstance(obj, dict) or "type" not in obj:
+        raise InputError("not a GeoJSON geometry object", hint='e.g. {"type": "Point", "coordinates": [105.8, 21.0]}')
+    try:
+        geom = shapely.geometry.shape(obj)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError):
+        raise InputError("malformed GeoJSON geometry", hint="check its type and how its coordinates nest") from None
+    if geom.is_empty:
+        raise InputError("empty GeoJSON geometry", hint="give at least one coordinate")
+    return geom

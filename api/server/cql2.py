@@ -27,9 +27,10 @@ from datetime import date, datetime
 from typing import Any
 
 import shapely
-from shapely.geometry import box, shape
+from shapely.geometry import box
 
 from gis.errors import InputError
+from gis.io import read_geojson_geometry
 
 __all__ = ["SPATIAL_OPS", "Node", "SqlParts", "compile_filter", "parse_json", "parse_text"]
 
@@ -365,12 +366,9 @@ def _json_scalar(obj: Any) -> Node:
             return ("geom", _bbox_geom([float(v) for v in obj["bbox"]]))
         if "type" in obj and ("coordinates" in obj or "geometries" in obj):
             try:
-                geom = shape(obj)
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError):
-                raise _bad("malformed GeoJSON geometry") from None
-            if geom.is_empty:
-                raise _bad("empty geometry literal")
-            return ("geom", geom)
+                return ("geom", read_geojson_geometry(obj))
+            except InputError as exc:
+                raise _bad(exc.message) from None
         if "op" in obj:
             raise _bad("functions are not supported as values")
     raise _bad(f"cannot read value {json.dumps(obj)[:60]}")

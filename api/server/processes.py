@@ -13,7 +13,6 @@ from typing import Any
 
 import shapely
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
-from shapely.geometry import shape
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,6 +20,7 @@ from api.server.layers import Layer, engine_for, layers_for, q
 from cadastre.schema import PUBLIC_PARCEL_FIELDS
 from gis.crs import to_wgs84
 from gis.errors import InputError, NotFoundError
+from gis.io import read_geojson_geometry
 from gis.landuse import land_use
 from gis.store import gpkg_geometry
 
@@ -256,12 +256,7 @@ class AffectedParcelsProcessor(_LandrecProcessor):
         gj = data.get("geometry")
         if not isinstance(gj, dict):
             raise InputError("give geometry (GeoJSON, CRS84) or planning_zone")
-        try:
-            geom = shape(gj)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError):
-            raise InputError("geometry is not valid GeoJSON") from None
-        if geom.is_empty:
-            raise InputError("geometry is empty")
+        geom = read_geojson_geometry(gj)
         lon0, lat0, lon1, lat1 = geom.bounds
         if not (-180 <= lon0 <= lon1 <= 180 and -90 <= lat0 <= lat1 <= 90):
             raise InputError("geometry must be in CRS84 (lon, lat)")
@@ -434,11 +429,7 @@ class ParcelEditProcessor(_LandrecProcessor):
     def _line(self, gj: Any) -> shapely.Geometry:
         if not isinstance(gj, dict) or gj.get("type") != "LineString":
             raise InputError("split needs line: a GeoJSON LineString in CRS84")
-        try:
-            line = shape(gj)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError):
-            raise InputError("line is not valid GeoJSON") from None
-        return _from_lonlat(self.parcels, line)
+        return _from_lonlat(self.parcels, read_geojson_geometry(gj))
 
 
 class ProcessConflictError(ProcessorExecuteError):
