@@ -68,22 +68,21 @@ def resolve_sheet(georef: Georeference, image_size: tuple[int, int], *, scale: i
     return sheet_at(ce, cn, scale)
 
 
-def regions_to_map(regions: gpd.GeoDataFrame, georef: Georeference, *, crs: CRS, densify_px: float = 8.0,
-                   simplify_m: float | None = None) -> gpd.GeoDataFrame:
+def regions_to_map(regions: gpd.GeoDataFrame, georef: Georeference, *, crs: CRS) -> gpd.GeoDataFrame:
     """Move pixel polygons to the map; shared boundaries stay shared.
 
-    Every vertex goes through the same pixel -> map function (densified first so a
-    curved model bends long edges too); then the coverage is simplified as one (the
-    pixel staircase straightened to within ``simplify_m``) so neighbours keep one
-    common boundary.
+    Each distinct vertex goes through the pixel -> map function once, so the vertices
+    that neighbours share stay identical.  The outlines are fitted in pixels within a
+    fraction of a pixel of the ink (:mod:`digitize.outline`), so a straight edge of the
+    scan stays straight on the map: the scan's own warp bends it only where it already
+    has a vertex.
     """
-    geoms = shapely.segmentize(np.asarray(regions.geometry.values, dtype=object), densify_px)
-    geoms = shapely.transform(geoms, lambda xy: georef.to_map(xy + 0.0))
-    if simplify_m:
-        geoms = shapely.coverage_simplify(geoms, simplify_m, simplify_boundary=True)
-    geoms = shapely.make_valid(geoms)
+    geoms = np.asarray(regions.geometry.values, dtype=object)
+    xy = shapely.get_coordinates(geoms)
+    distinct, back = np.unique(xy, axis=0, return_inverse=True)
+    geoms = shapely.set_coordinates(geoms.copy(), georef.to_map(distinct)[back.ravel()])
     out = regions.drop(columns="geometry").copy()
-    return gpd.GeoDataFrame(out, geometry=list(geoms), crs=crs)
+    return gpd.GeoDataFrame(out, geometry=list(shapely.make_valid(geoms)), crs=crs)
 
 
 def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: int | None = None,
@@ -125,7 +124,7 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("labels")
 
     step("parcels")
-    regions = regions_to_map(vec.regions, georef, crs=crs, simplify_m=px_m)
+    regions = regions_to_map(vec.regions, georef, crs=crs)
     parcels, dropped = _sort_regions(regions, labels, sheet, px_m)
     if len(parcels) == 0:
         raise DigitizeError("no parcels were found on the sheet",
