@@ -295,7 +295,7 @@ def _centres(arcs: _Arcs, ink: np.ndarray, stroke: int,
 
 
 def _one_stroke(v: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """The samples of the one stroke at the centre of each profile (row of ``v``), others zeroed.
+    """The samples of the one stroke at the centre of each profile (a row of ``v``; ``d`` its offsets), others zeroed.
 
     From the profile's peak within 1.5 px of the centre, outwards while the darkness
     stays above zero and does not rise again (beyond 15 % of the peak): a second line
@@ -303,8 +303,8 @@ def _one_stroke(v: np.ndarray, d: np.ndarray) -> np.ndarray:
     """
     k = len(d)
     rows = np.arange(len(v))[:, None]
-    near = np.flatnonzero(np.abs(d) <= 1.5)
-    peak = near[0] + np.argmax(v[:, near], axis=1)
+    window = np.flatnonzero(np.abs(d) <= 1.5)
+    peak = window[0] + np.argmax(v[:, window], axis=1)
     top = v[rows[:, 0], peak]
     keep = np.zeros(v.shape, dtype=bool)
     keep[rows[:, 0], peak] = top > 0

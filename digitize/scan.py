@@ -20,6 +20,7 @@ from pyproj import CRS
 from shapely.geometry import box
 
 from digitize.georef import ControlPoints, Georeference, fit_georeference
+from digitize.gridcross import refine_control_points
 from digitize.labels import Label, read_labels, restore_decimal
 from digitize.raster import ink_channel
 from digitize.vectorize import Vectorized, vectorize
@@ -90,7 +91,8 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
                   progress: Callable[[str], None] | None = None) -> ScanResult:
     """Digitize one scanned sheet: see the module docstring.
 
-    ``image`` is the scan (uint8 grey or RGB), ``gcps`` its control points in ``crs``;
+    ``image`` is the scan (uint8 grey or RGB), ``gcps`` its control points in ``crs`` (those on
+    the sheet's frame corners, ticks and grid crosses are measured on the scan first);
     ``scale`` comes from the sheet number when not given.  ``progress`` is called with
     the name of each step as it starts.
     """
@@ -109,6 +111,8 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     first = fit_georeference(gcps, method="affine", scale=scale or 1000, image_size=(w, h),
                              projected=crs.is_projected)
     sheet = resolve_sheet(first, (w, h), scale=scale, sheet_no=sheet_no)
+    grey = ink_channel(image)
+    gcps = refine_control_points(grey, gcps, sheet)  # each on its cross: a fraction of the picking noise
     georef = fit_georeference(gcps, method=method, scale=sheet.scale, image_size=(w, h), projected=crs.is_projected)
     _check_on_sheet(georef, sheet, (w, h))
     px_m = georef.pixel_size_m()
@@ -116,7 +120,7 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("georeference")
 
     step("vectorize")
-    vec = vectorize(ink_channel(image), px_per_mm=px_per_mm)
+    vec = vectorize(grey, px_per_mm=px_per_mm)
     lap("vectorize")
 
     step("labels")
