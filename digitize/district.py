@@ -127,7 +127,8 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
 
 def _res_row(r) -> dict:
     return {"id": r.id, "pixel_x": r.pixel_x, "pixel_y": r.pixel_y, "map_x": r.map_x, "map_y": r.map_y,
-            "residual_m": r.residual_m, "residual_mm": r.residual_mm, "loo_mm": r.loo_mm, "outlier": r.outlier}
+            "residual_m": r.residual_m, "residual_mm": r.residual_mm, "loo_mm": r.loo_mm, "outlier": r.outlier,
+            "moved_px": r.moved_px}
 
 
 def _count(findings) -> dict[str, int]:

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import shapely
 from scipy.interpolate import RBFInterpolator
+from scipy.spatial import cKDTree
 
 from gis.errors import FormatError, GeoreferenceError
 from gis.io import require_file
@@ -56,11 +58,16 @@ NORM_MM = 0.1
 
 @dataclass(frozen=True)
 class ControlPoints:
-    """Control points: ``pixel`` (n, 2) in image pixels, ``world`` (n, 2) in map metres."""
+    """Control points: ``pixel`` (n, 2) in image pixels, ``world`` (n, 2) in map metres.
+
+    ``picked`` is where each point was picked by hand when ``pixel`` has since been
+    measured on the scan (:func:`digitize.gridcross.refine_control_points`).
+    """
 
     pixel: np.ndarray
     world: np.ndarray
     ids: tuple[str, ...] = ()
+    picked: np.ndarray | None = None  # (n, 2): where the points were picked, when measured on the scan since
 
     def __post_init__(self) -> None:
         if not self.ids:
@@ -86,6 +93,7 @@ class Residual:
     loo_m: float
     loo_mm: float
     outlier: bool
+    moved_px: float = 0.0  # how far the point moved from where it was picked, measured on the scan
 
 
 def poly_terms(xy: np.ndarray, order: int) -> np.ndarray:
@@ -297,8 +305,30 @@ def _limit(err_m: np.ndarray, scale: int) -> float:
     return max(3 * NORM_MM * scale / 1000.0, med + 5.0 * mad, 3.0 * med)
 
 
+def _reach(pixel: np.ndarray) -> np.ndarray:
+    """How far each point lies outside the others' convex hull, in typical point spacings (0 inside).
+
+    Left out, such a point is an extrapolation of the others, and its leave-one-out
+    error grows with that distance even when the point is right (a frame corner).
+    """
+    if len(pixel) < 4:
+        return np.zeros(len(pixel))
+    tree = cKDTree(pixel)
+    spacing = float(np.median(tree.query(pixel, k=2)[0][:, 1])) or 1.0
+    out = np.zeros(len(pixel))
+    for i in range(len(pixel)):
+        hull = shapely.MultiPoint(np.delete(pixel, i, axis=0)).convex_hull
+        if not hull.covers(shapely.Point(pixel[i])):
+            out[i] = hull.distance(shapely.Point(pixel[i])) / spacing
+    return out
+
+
 def _robust_keep(method: str, pts: ControlPoints, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """Drop the worst point while it is an outlier; returns (keep mask, leave-one-out errors)."""
+    """Drop the worst point while it is an outlier; returns (keep mask, leave-one-out errors).
+
+    A point outside the others' hull is allowed a leave-one-out error larger by twice its
+    distance from them in point spacings (:func:`_reach`).
+    """
     n = len(pts)
     keep = np.ones(n, dtype=bool)
     while True:
@@ -307,9 +337,10 @@ def _robust_keep(method: str, pts: ControlPoints, scale: int) -> tuple[np.ndarra
         loo = np.hypot(*_loo(method, sub).T)
         if not np.isfinite(loo).all():
             return keep, np.full(n, np.nan)
-        worst = int(np.argmax(loo))
-        others = np.delete(loo, worst)
-        if len(idx) - 1 < _MIN_POINTS[method] + 1 or loo[worst] <= _limit(others, scale):
+        allow = 1.0 + 2.0 * _reach(sub.pixel)
+        worst = int(np.argmax(loo / allow))
+        others = np.delete(loo / allow, worst)
+        if len(idx) - 1 < _MIN_POINTS[method] + 1 or loo[worst] <= _limit(others, scale) * allow[worst]:
             out = np.full(n, np.nan)
             out[idx] = loo
             return keep, out
@@ -343,6 +374,7 @@ def fit_georeference(points: ControlPoints, *, method: str = "auto", scale: int 
                                 hint="add control points or choose a simpler --method (affine needs 3)")
     keep, loo = _robust_keep(method, points, scale)
     final = ControlPoints(points.pixel[keep], points.world[keep], tuple(np.array(points.ids)[keep]))
+    moved = np.zeros(n) if points.picked is None else np.hypot(*(points.pixel - points.picked).T)
     check_gcps(final, projected=projected)
     fwd, inv = _fit(method, final)
     fit_err = fwd(points.pixel) - points.world
@@ -354,6 +386,6 @@ def fit_georeference(points: ControlPoints, *, method: str = "auto", scale: int 
         residuals.append(Residual(
             points.ids[i], float(points.pixel[i, 0]), float(points.pixel[i, 1]), float(points.world[i, 0]),
             float(points.world[i, 1]), float(fit_err[i, 0]), float(fit_err[i, 1]), r, r * mm, lo, lo * mm,
-            not bool(keep[i]),
+            not bool(keep[i]), round(float(moved[i]), 3),
         ))
     return Georeference(method, points, scale, residuals, fwd, inv)

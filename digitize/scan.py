@@ -20,6 +20,7 @@ from pyproj import CRS
 from shapely.geometry import box
 
 from digitize.georef import ControlPoints, Georeference, fit_georeference
+from digitize.gridcross import refine_control_points
 from digitize.labels import Label, read_labels, restore_decimal
 from digitize.raster import ink_channel
 from digitize.vectorize import Vectorized, vectorize
@@ -68,22 +69,21 @@ def resolve_sheet(georef: Georeference, image_size: tuple[int, int], *, scale: i
     return sheet_at(ce, cn, scale)
 
 
-def regions_to_map(regions: gpd.GeoDataFrame, georef: Georeference, *, crs: CRS, densify_px: float = 8.0,
-                   simplify_m: float | None = None) -> gpd.GeoDataFrame:
+def regions_to_map(regions: gpd.GeoDataFrame, georef: Georeference, *, crs: CRS) -> gpd.GeoDataFrame:
     """Move pixel polygons to the map; shared boundaries stay shared.
 
-    Every vertex goes through the same pixel -> map function (densified first so a
-    curved model bends long edges too); then the coverage is simplified as one (the
-    pixel staircase straightened to within ``simplify_m``) so neighbours keep one
-    common boundary.
+    Each distinct vertex goes through the pixel -> map function once, so the vertices
+    that neighbours share stay identical.  The outlines are fitted in pixels within a
+    fraction of a pixel of the ink (:mod:`digitize.outline`), so a straight edge of the
+    scan stays straight on the map: the scan's own warp bends it only where it already
+    has a vertex.
     """
-    geoms = shapely.segmentize(np.asarray(regions.geometry.values, dtype=object), densify_px)
-    geoms = shapely.transform(geoms, lambda xy: georef.to_map(xy + 0.0))
-    if simplify_m:
-        geoms = shapely.coverage_simplify(geoms, simplify_m, simplify_boundary=True)
-    geoms = shapely.make_valid(geoms)
+    geoms = np.asarray(regions.geometry.values, dtype=object)
+    xy = shapely.get_coordinates(geoms)
+    distinct, back = np.unique(xy, axis=0, return_inverse=True)
+    geoms = shapely.set_coordinates(geoms.copy(), georef.to_map(distinct)[back.ravel()])
     out = regions.drop(columns="geometry").copy()
-    return gpd.GeoDataFrame(out, geometry=list(geoms), crs=crs)
+    return gpd.GeoDataFrame(out, geometry=list(shapely.make_valid(geoms)), crs=crs)
 
 
 def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: int | None = None,
@@ -91,7 +91,8 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
                   progress: Callable[[str], None] | None = None) -> ScanResult:
     """Digitize one scanned sheet: see the module docstring.
 
-    ``image`` is the scan (uint8 grey or RGB), ``gcps`` its control points in ``crs``;
+    ``image`` is the scan (uint8 grey or RGB), ``gcps`` its control points in ``crs`` (those on
+    the sheet's frame corners, ticks and grid crosses are measured on the scan first);
     ``scale`` comes from the sheet number when not given.  ``progress`` is called with
     the name of each step as it starts.
     """
@@ -110,6 +111,8 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     first = fit_georeference(gcps, method="affine", scale=scale or 1000, image_size=(w, h),
                              projected=crs.is_projected)
     sheet = resolve_sheet(first, (w, h), scale=scale, sheet_no=sheet_no)
+    grey = ink_channel(image)
+    gcps = refine_control_points(grey, gcps, sheet)  # each on its cross: a fraction of the picking noise
     georef = fit_georeference(gcps, method=method, scale=sheet.scale, image_size=(w, h), projected=crs.is_projected)
     _check_on_sheet(georef, sheet, (w, h))
     px_m = georef.pixel_size_m()
@@ -117,7 +120,7 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("georeference")
 
     step("vectorize")
-    vec = vectorize(ink_channel(image), px_per_mm=px_per_mm)
+    vec = vectorize(grey, px_per_mm=px_per_mm)
     lap("vectorize")
 
     step("labels")
@@ -125,7 +128,7 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("labels")
 
     step("parcels")
-    regions = regions_to_map(vec.regions, georef, crs=crs, simplify_m=px_m)
+    regions = regions_to_map(vec.regions, georef, crs=crs)
     parcels, dropped = _sort_regions(regions, labels, sheet, px_m)
     if len(parcels) == 0:
         raise DigitizeError("no parcels were found on the sheet",

@@ -13,7 +13,8 @@ to the map with the georeference.  The steps, each a pure function:
 4. :func:`partition`: the regions between the lines, each line pixel then given to
    the nearest region, so neighbours share one boundary along the line's centre
    (no gaps, no overlaps); regions under the minimum area are absorbed likewise.
-5. :func:`polygonize`: one polygon per region, in pixel coordinates.
+5. :func:`digitize.outline.fit_outlines`: one polygon per region, in pixel coordinates,
+   its boundaries fitted to the centre lines of the ink (neighbours still share them).
 """
 
 from __future__ import annotations
@@ -23,16 +24,14 @@ from dataclasses import dataclass
 import cv2
 import geopandas as gpd
 import numpy as np
-import rasterio.features
-import shapely
-from affine import Affine
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage.morphology import skeletonize
 
+from digitize.outline import fit_outlines
 from gis.errors import DigitizeError
 
-__all__ = ["Vectorized", "darkness", "ink_mask", "split_linework", "close_gaps", "partition", "polygonize", "vectorize"]
+__all__ = ["Vectorized", "darkness", "ink_mask", "split_linework", "close_gaps", "partition", "vectorize"]
 
 
 @dataclass
@@ -444,17 +443,6 @@ def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: 
     return lab
 
 
-def polygonize(labels: np.ndarray, transform: Affine | None = None) -> gpd.GeoDataFrame:
-    """One polygon per region id (pixel coordinates unless ``transform`` is given)."""
-    t = transform or Affine.identity()
-    geoms, ids = [], []
-    for geom, value in rasterio.features.shapes(labels, mask=labels > 0, connectivity=4, transform=t):
-        geoms.append(shapely.geometry.shape(geom))
-        ids.append(int(value))
-    df = gpd.GeoDataFrame({"region": ids}, geometry=geoms)
-    return df.dissolve("region", as_index=False) if df["region"].duplicated().any() else df
-
-
 def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, max_gap_mm: float = 2.5,
               erase: np.ndarray | None = None) -> Vectorized:
     """Scan (grey, ink dark) -> regions between the line-work, in pixel coordinates.
@@ -473,5 +461,5 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     labels = partition(lines, min_area_px=int(min_area_mm2 * px_per_mm**2))
     if labels.max() == 0:
         raise DigitizeError("the line-work encloses no region", hint="check the scan and its resolution")
-    regions = polygonize(labels)
+    regions = fit_outlines(labels, dark, lines, stroke=_line_width(lines))
     return Vectorized(dark, ink, lines, text, labels, regions)
