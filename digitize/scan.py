@@ -20,6 +20,7 @@ from pyproj import CRS
 from shapely.geometry import box
 
 from digitize.georef import ControlPoints, Georeference, fit_georeference
+from digitize.gridcross import GRID_MM
 from digitize.labels import Label, read_labels, restore_decimal
 from digitize.raster import ink_channel
 from digitize.vectorize import Vectorized, vectorize
@@ -27,7 +28,7 @@ from gis.errors import DigitizeError, InputError
 from gis.sheets import SCALES, Sheet, parse_sheet, sheet_at
 from gis.topology import Finding, check_parcels, qa_flags
 
-__all__ = ["ScanResult", "PARCEL_COLUMNS", "digitize_scan", "resolve_sheet", "regions_to_map"]
+__all__ = ["ScanResult", "PARCEL_COLUMNS", "digitize_scan", "grid_crosses", "resolve_sheet", "regions_to_map"]
 
 PARCEL_COLUMNS = ["parcel_no", "area_label_m2", "land_use", "area_m2", "sheet_no", "confidence", "qa_flags"]
 #: a region without a number, thinner than this on paper (mean width 2A/P, mm) and longer than
@@ -35,6 +36,8 @@ PARCEL_COLUMNS = ["parcel_no", "area_label_m2", "land_use", "area_m2", "sheet_no
 #: read is compact and stays a parcel
 ROAD_WIDTH_MM = 9.0
 ROAD_ELONGATION = 8.0
+#: half the length of a grid cross's arm on paper, mm (the crosses are 1 cm wide)
+CROSS_ARM_MM = 5.0
 
 
 @dataclass
@@ -117,7 +120,7 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("georeference")
 
     step("vectorize")
-    vec = vectorize(ink_channel(image), px_per_mm=px_per_mm)
+    vec = vectorize(ink_channel(image), px_per_mm=px_per_mm, crosses=grid_crosses(sheet, georef))
     lap("vectorize")
 
     step("labels")
@@ -137,6 +140,21 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     parcels["confidence"] = (parcels["confidence"] * (0.8 ** penalty)).round(3)
     lap("parcels")
     return ScanResult(parcels, findings, georef, sheet, dropped, labels, timings, vec)
+
+
+def grid_crosses(sheet: Sheet, georef: Georeference, *, arm_mm: float = CROSS_ARM_MM) -> np.ndarray:
+    """The grid crosses inside the frame (every ``GRID_MM`` of paper) in scan pixels: (n, 2 arms, 2 tips, 2)."""
+    e0, n0, e1, n1 = sheet.extent
+    step = GRID_MM * sheet.scale / 1000.0
+    arm = arm_mm * sheet.scale / 1000.0
+    ni, nj = max(1, round((e1 - e0) / step)), max(1, round((n1 - n0) / step))
+    ee, nn = np.meshgrid(e0 + np.arange(1, ni) * (e1 - e0) / ni, n0 + np.arange(1, nj) * (n1 - n0) / nj)
+    c = np.column_stack([ee.ravel(), nn.ravel()])
+    if len(c) == 0:
+        return np.zeros((0, 2, 2, 2))
+    tips = np.stack([c - [arm, 0], c + [arm, 0], c - [0, arm], c + [0, arm]], axis=1)  # (n, 4, 2)
+    px = georef.to_pixel(tips.reshape(-1, 2)).reshape(-1, 2, 2, 2)
+    return px
 
 
 def _check_on_sheet(georef: Georeference, sheet: Sheet, size: tuple[int, int]) -> None:
