@@ -499,8 +499,8 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     """Split ink into (line-work, other).
 
     Line-work is ink on a straight run of at least ``run_mm`` (a directional opening,
-    at half resolution: lines are long, letters short), so text that touches or
-    crosses a boundary comes off it.  Pieces left on their own and shorter than
+    at half resolution: lines are long, letters short; 1.4 times longer when the
+    strokes are under 3 px), so text that touches or crosses a boundary comes off it.  Pieces left on their own and shorter than
     ``piece_min_mm`` (fraction bars, underlines, grid crosses, strokes of letters) go
     to the other ink unless they enclose an area.  The grid crosses (``crosses``, see
     :func:`_grid_crosses`) and the bars of the labels' fractions (:func:`_stack_bars`,
@@ -511,13 +511,14 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     """
     u = ink.astype(np.uint8)
     h, w = u.shape
-    # a half-resolution pixel is ink when 2 of its 4 are (any 1 of 4 when the strokes are
-    # thinner than 3 px, so that 1 px lines stay whole): "any" would fatten the glyphs of a
-    # label into a block that long straight runs cross
-    need = 128 if _line_width(ink) >= 3 else 1
+    # a half-resolution pixel is ink when 2 of its 4 are: "any" would fatten the glyphs of a
+    # label into a block that long straight runs cross.  Strokes thinner than 3 px need "any"
+    # to stay whole, and then runs 1.4 times longer, past the height of a label's stack
+    strict = _line_width(ink) >= 3
     half = cv2.resize(u * 255, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
-    half = (half >= need).astype(np.uint8)
-    runs = _directional_open(half, max(3, int(run_mm * px_per_mm / 2)) | 1)
+    half = (half >= (128 if strict else 1)).astype(np.uint8)
+    run = run_mm if strict else 1.4 * run_mm
+    runs = _directional_open(half, max(3, int(run * px_per_mm / 2)) | 1)
     runs = cv2.resize(runs, (w, h), interpolation=cv2.INTER_NEAREST)
     lines = cv2.dilate(runs, np.ones((3, 3), np.uint8)) & u
     del runs, half, u
