@@ -186,7 +186,7 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
     Returns the kept pieces and the segments bridging their gaps.
     """
     lab, st = _pieces(rest)
-    width_max = 1.2 * stroke + 1.0
+    width_max = 1.6 * stroke + 1.0  # the stroke (from distances to paper) runs low, a dash's moments high
     length, width = st[:, 4], st[:, 5]
     cand = (length >= max(4.0, 0.5 * px_per_mm)) & (width <= width_max) & (length >= 2 * width)
     cand[0] = False

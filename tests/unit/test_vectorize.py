@@ -135,12 +135,13 @@ def _cells(v) -> int:
     return int(sum(1 for g in v.regions.geometry if g.area > 20 * PPMM**2 and frame.contains(g.representative_point())))
 
 
-def test_a_dashed_boundary_closes_and_text_beside_it_does_not():
+@pytest.mark.parametrize("lw,dash_mm", [(2, 1.2), (3, 1.2), (4, 2.5), (5, 2.5)])
+def test_a_dashed_boundary_closes_and_text_beside_it_does_not(lw, dash_mm):
     """A boundary drawn as dashes (broken or faded ink) still divides; the label's strokes are not line-work."""
     def dashes(d, x, y0, y1):
-        dash, gap = int(1.2 * PPMM), int(0.8 * PPMM)
+        dash, gap = int(dash_mm * PPMM), int(0.8 * PPMM)
         for y in range(y0, y1, dash + gap):
-            d.line([(x, y), (x, min(y + dash, y1))], fill=60, width=2)
+            d.line([(x, y), (x, min(y + dash, y1))], fill=60, width=lw)
 
     img = _two_cells(dashes)
     font = ImageFont.truetype(FONT, int(2.5 * PPMM))
