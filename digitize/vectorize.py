@@ -186,7 +186,7 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
     Returns the kept pieces and the segments bridging their gaps.
     """
     lab, st = _pieces(rest)
-    width_max = 1.6 * stroke + 1.0  # the stroke (from distances to paper) runs low, a dash's moments high
+    width_max = _thickness(lines) + 1.0  # measured as the pieces' widths are, from the whole outline
     length, width = st[:, 4], st[:, 5]
     cand = (length >= max(4.0, 0.5 * px_per_mm)) & (width <= width_max) & (length >= 2 * width)
     cand[0] = False
@@ -500,9 +500,10 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
 
     Line-work is ink on a straight run of at least ``run_mm`` (a directional opening,
     at half resolution: lines are long, letters short; 1.4 times longer when the
-    strokes are under 3 px), so text that touches or crosses a boundary comes off it.  Pieces left on their own and shorter than
-    ``piece_min_mm`` (fraction bars, underlines, grid crosses, strokes of letters) go
-    to the other ink unless they enclose an area.  The grid crosses (``crosses``, see
+    strokes are under 3 px), so text that touches or crosses a boundary comes off it.
+    Pieces left on their own and shorter than ``piece_min_mm`` (fraction bars,
+    underlines, grid crosses, strokes of letters) go to the other ink unless they
+    enclose an area.  The grid crosses (``crosses``, see
     :func:`_grid_crosses`) and the bars of the labels' fractions (:func:`_stack_bars`,
     found from the words over and under them) come off the line-work where they touch
     it, and what is left of their pieces goes too.  Then straight thin bars of the
@@ -606,6 +607,13 @@ def close_gaps(lines: np.ndarray, *, px_per_mm: float, max_gap_mm: float = 2.5,
             # extend along the end's own direction to the target's projection
             cv2.line(out, (int(x), int(y)), (int(best[1]), int(best[0])), 1, thickness=thick)
     return out.astype(bool)
+
+
+def _thickness(lines: np.ndarray) -> float:
+    """Mean thickness of the line-work in pixels: twice its area over its outline's length."""
+    contours, _ = cv2.findContours(lines.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    outline = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * float(np.count_nonzero(lines)) / outline if outline else 1.0
 
 
 def _line_width(lines: np.ndarray) -> int:
