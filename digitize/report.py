@@ -54,6 +54,8 @@ FINDING_TEXT: dict[str, tuple[str, str]] = {
     "dangle": ("Đường ranh treo", "dangling line"),
     "unclosed": ("Đường ranh không khép kín", "unclosed boundary"),
     "outside_province": ("Nằm ngoài tỉnh", "outside the province"),
+    "merged_piece": ("Đã ghép mảnh không nhãn vào thửa theo diện tích trên nhãn (kiểm tra đường ranh)",
+                     "unlabelled piece joined by the label's area (check the line)"),
     "low_confidence": ("Độ tin cậy đọc nhãn thấp", "label read with low confidence"),
 }
 

@@ -20,7 +20,7 @@ from pyproj import CRS
 from shapely.geometry import box
 
 from digitize.georef import ControlPoints, Georeference, fit_georeference
-from digitize.gridcross import refine_control_points
+from digitize.gridcross import GRID_MM, refine_control_points
 from digitize.labels import Label, read_labels, restore_decimal
 from digitize.raster import ink_channel
 from digitize.vectorize import Vectorized, vectorize
@@ -28,7 +28,8 @@ from gis.errors import DigitizeError, InputError
 from gis.sheets import SCALES, Sheet, parse_sheet, sheet_at
 from gis.topology import Finding, check_parcels, qa_flags
 
-__all__ = ["ScanResult", "PARCEL_COLUMNS", "digitize_scan", "resolve_sheet", "regions_to_map"]
+__all__ = ["ScanResult", "PARCEL_COLUMNS", "digitize_scan", "grid_crosses", "merge_pieces", "resolve_sheet",
+           "regions_to_map"]
 
 PARCEL_COLUMNS = ["parcel_no", "area_label_m2", "land_use", "area_m2", "sheet_no", "confidence", "qa_flags"]
 #: a region without a number, thinner than this on paper (mean width 2A/P, mm) and longer than
@@ -36,6 +37,12 @@ PARCEL_COLUMNS = ["parcel_no", "area_label_m2", "land_use", "area_m2", "sheet_no
 #: read is compact and stays a parcel
 ROAD_WIDTH_MM = 9.0
 ROAD_ELONGATION = 8.0
+#: half the length of a grid cross's arm on paper, mm (the crosses are 1 cm wide)
+CROSS_ARM_MM = 5.0
+#: an unlabelled piece joins a labelled neighbour when the label's area fits the union within this
+#: share (and better than the neighbour alone), along a shared line of at most PIECE_LINE_MM on paper
+PIECE_AREA_TOL = 0.03
+PIECE_LINE_MM = 15.0
 
 
 @dataclass
@@ -120,7 +127,7 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("georeference")
 
     step("vectorize")
-    vec = vectorize(grey, px_per_mm=px_per_mm)
+    vec = vectorize(grey, px_per_mm=px_per_mm, crosses=grid_crosses(sheet, georef))
     lap("vectorize")
 
     step("labels")
@@ -133,13 +140,84 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     if len(parcels) == 0:
         raise DigitizeError("no parcels were found on the sheet",
                             hint="check that the image is a cadastral sheet and the control points fit it")
+    parcels, repairs = merge_pieces(parcels, scale=sheet.scale)
     findings = check_parcels(parcels, scale=sheet.scale, sheet_extent=sheet.extent,
                              allowed_gaps=gpd.GeoSeries(dropped.geometry.values, crs=crs) if len(dropped) else None)
+    findings = repairs + findings
     parcels["qa_flags"] = qa_flags(findings, parcels.index)
     penalty = parcels["qa_flags"].str.count(",") + (parcels["qa_flags"] != "").astype(int)
     parcels["confidence"] = (parcels["confidence"] * (0.8 ** penalty)).round(3)
     lap("parcels")
     return ScanResult(parcels, findings, georef, sheet, dropped, labels, timings, vec)
+
+
+def grid_crosses(sheet: Sheet, georef: Georeference, *, arm_mm: float = CROSS_ARM_MM) -> np.ndarray:
+    """The grid crosses inside the frame (every ``GRID_MM`` of paper) in scan pixels: (n, 2 arms, 2 tips, 2)."""
+    e0, n0, e1, n1 = sheet.extent
+    step = GRID_MM * sheet.scale / 1000.0
+    arm = arm_mm * sheet.scale / 1000.0
+    ni, nj = max(1, round((e1 - e0) / step)), max(1, round((n1 - n0) / step))
+    ee, nn = np.meshgrid(e0 + np.arange(1, ni) * (e1 - e0) / ni, n0 + np.arange(1, nj) * (n1 - n0) / nj)
+    c = np.column_stack([ee.ravel(), nn.ravel()])
+    if len(c) == 0:
+        return np.zeros((0, 2, 2, 2))
+    tips = np.stack([c - [arm, 0], c + [arm, 0], c - [0, arm], c + [0, arm]], axis=1)  # (n, 4, 2)
+    px = georef.to_pixel(tips.reshape(-1, 2)).reshape(-1, 2, 2, 2)
+    return px
+
+
+def merge_pieces(parcels: gpd.GeoDataFrame, *, scale: int, area_tol: float = PIECE_AREA_TOL,
+                 line_mm: float = PIECE_LINE_MM) -> tuple[gpd.GeoDataFrame, list[Finding]]:
+    """Join unlabelled pieces to the labelled neighbour they were cut from, by the label's area.
+
+    Text taken for line-work (a label's bar, a digit's stroke) cuts a small piece off a
+    parcel; the piece has no label and the parcel's label gives the area of both.  A
+    piece joins the neighbour whose area label its union fits within ``area_tol`` and
+    better than the neighbour alone, when the line between them is at most ``line_mm``
+    on paper.  Each join is a ``merged_piece`` finding on the parcel (a flag for a
+    land officer to check the line).  Returns the parcels (new index) and the findings.
+    """
+    geoms = np.asarray(parcels.geometry.values, dtype=object).copy()
+    area = shapely.area(geoms)
+    label = parcels["area_label_m2"].to_numpy(dtype=float)
+    tree = shapely.STRtree(geoms)
+    gone: set[int] = set()
+    joined: list[tuple[int, int, float, float, float]] = []
+    for i in sorted(np.flatnonzero(parcels["parcel_no"].isna().to_numpy()), key=lambda k: area[k]):
+        best = None
+        for j in tree.query(geoms[i], predicate="touches"):
+            if j in gone or j == i or not label[j] > 0:
+                continue
+            line = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[j])))
+            alone, union = abs(area[j] - label[j]) / label[j], abs(area[j] + area[i] - label[j]) / label[j]
+            fits = 0 < line <= line_mm * scale / 1000.0 and union <= area_tol and union < alone
+            if fits and (best is None or union < best[0]):
+                best = (union, int(j), alone)
+        if best is not None:
+            union, j, alone = best
+            joined.append((int(i), j, float(area[i]), alone, union))
+            geoms[j] = shapely.union(geoms[j], geoms[i])
+            area[j] += area[i]
+            gone.add(int(i))
+    if not joined:
+        return parcels, []
+    out = parcels.copy()
+    out["area_m2"] = np.round(area, 1)
+    out = out.set_geometry(gpd.GeoSeries(geoms, index=parcels.index, crs=parcels.crs))
+    keep = np.array([k not in gone for k in range(len(out))])
+    new_id = np.cumsum(keep) - 1
+    out = out[keep].reset_index(drop=True)
+    findings = [Finding("merged_piece", "warning",
+                        f"parcel {_number(out, new_id[j])}: an unlabelled piece of {a:.1f} m² was joined to it, "
+                        f"its area label fitting the union ({u:.1%} off) better than the parcel alone ({e:.1%} off); "
+                        "check the line between them", parcels.geometry.iloc[i], (int(new_id[j]),))
+                for i, j, a, e, u in joined]
+    return out, findings
+
+
+def _number(parcels: gpd.GeoDataFrame, k: int) -> str:
+    n = parcels["parcel_no"].iloc[k]
+    return "?" if pd.isna(n) else str(int(n))
 
 
 def _check_on_sheet(georef: Georeference, sheet: Sheet, size: tuple[int, int]) -> None:

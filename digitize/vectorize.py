@@ -185,7 +185,7 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
     Returns the kept pieces and the segments bridging their gaps.
     """
     lab, st = _pieces(rest)
-    width_max = 1.2 * stroke + 1.0
+    width_max = _thickness(lines) + 1.0  # measured as the pieces' widths are, from the whole outline
     length, width = st[:, 4], st[:, 5]
     cand = (length >= max(4.0, 0.5 * px_per_mm)) & (width <= width_max) & (length >= 2 * width)
     cand[0] = False
@@ -245,87 +245,298 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
     return out.astype(bool)
 
 
-def _text_bars(lines: np.ndarray, text: np.ndarray, *, px_per_mm: float, stroke: int, max_len_mm: float = 15.0,
-               reach_mm: float = 1.2) -> np.ndarray:
-    """Line-work pixels of fraction bars and underlines: straight runs with text on both sides.
+def _words(text: np.ndarray, *, px_per_mm: float) -> np.ndarray:
+    """Words of text: characters side by side on one line, as boxes (n, 5) of x0, y0, x1, y1, character height.
 
-    The line-work is cut into branches at its junctions; a straight branch no longer
-    than ``max_len_mm`` with text within ``reach_mm`` along most of one side and a
-    good part of the other is a bar of a label (the number over the area), not a
-    boundary, even when it touches one.  ``stroke`` is the line-work's width in pixels.
-    Returns the pixels to take out of the line-work.
+    Characters are the text pieces 0.7 to 8 mm tall; two join one word when they
+    overlap vertically by half the smaller one's height, differ in height by less
+    than half and lie closer than 0.45 of the taller one's height side by side (a
+    word space is wider, so a land-use code beside the number stays a word of its own).
+    Smaller pieces (a decimal point) join the character beside them the same way.
+    Horizontal strokes longer than 1.6 character heights (bars, underlines) are left out.
     """
-    skel = skeletonize(lines)
-    nb = cv2.filter2D(skel.astype(np.uint8), -1, _NEIGH, borderType=cv2.BORDER_CONSTANT)
-    junctions = skel & (nb >= 3)
-    lab, st = _pieces(skel & ~cv2.dilate(junctions.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool))
-    length, width = st[:, 4], st[:, 5]
-    cand = np.flatnonzero((length >= 1.5 * px_per_mm) & (length <= max_len_mm * px_per_mm) & (width <= 2.5))
-    cand = cand[cand > 0]
-    if len(cand) == 0:
-        return np.zeros_like(lines)
-    r = max(1, int(round(0.25 * px_per_mm)))
-    near = cv2.dilate(text.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    h, w = near.shape
-    c, a, half = st[cand, :2], st[cand, 2:4], st[cand, 4] / 2
-    normal = np.column_stack([-a[:, 1], a[:, 0]])
-    t = np.linspace(-0.8, 0.8, 9)
-    d = np.linspace(0.4, reach_mm, 4) * px_per_mm
-    sides = []
-    for sign in (1.0, -1.0):
-        pts = (c[:, None, None, :] + a[:, None, None, :] * (t[None, :, None, None] * half[:, None, None, None])
-               + sign * normal[:, None, None, :] * d[None, None, :, None])  # (bars, along, out, 2)
-        x = np.clip(np.round(pts[..., 0]).astype(int), 0, w - 1)
-        y = np.clip(np.round(pts[..., 1]).astype(int), 0, h - 1)
-        sides.append(near[y, x].any(axis=2).mean(axis=1))
-    both = np.minimum(sides[0], sides[1]) >= 0.35
-    bars = cand[both & (np.maximum(sides[0], sides[1]) >= 0.6)]
-    if len(bars) == 0:
-        return np.zeros_like(lines)
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1, 2 * stroke + 1))
-    is_bar = np.zeros(len(st), dtype=np.uint8)
-    is_bar[bars] = 1
-    drop = cv2.dilate(is_bar[lab], k).astype(bool)
-    del lab
-    keep = cv2.dilate(junctions.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * stroke + 1,) * 2))
-    return drop & lines & ~keep.astype(bool)
+    t = text.astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(t, connectivity=8)
+    tall, wide = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
+    tall = tall[(tall >= 0.8 * px_per_mm) & (tall <= 8 * px_per_mm) & (wide <= 1.2 * tall)]  # characters
+    # bars and underlines off first: a fraction whose digits touch its bar is no character
+    bar = max(5, int(round(1.6 * (np.median(tall) if len(tall) else 2.0 * px_per_mm))))
+    t &= ~cv2.morphologyEx(t, cv2.MORPH_OPEN, np.ones((1, bar), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(t, connectivity=8)
+    x, y, w, h = (stats[1:, k].astype(np.float64) for k in range(4))
+    ok = (h <= 8 * px_per_mm) & (w <= 3 * h) & (np.maximum(w, h) >= 0.2 * px_per_mm)
+    x, y, w, h = x[ok], y[ok], w[ok], h[ok]
+    char = h >= 0.7 * px_per_mm
+    if not char.any():
+        return np.zeros((0, 5))
+    c = np.column_stack([x + w / 2, y + h / 2])
+    pairs = cKDTree(c).query_pairs(r=3 * float(np.median(h[char])), output_type="ndarray")
+    i, j = pairs[:, 0], pairs[:, 1]
+    i, j = i[char[i] | char[j]], j[char[i] | char[j]]  # a speck joins a character, never another speck
+    hi, hj = h[i], h[j]
+    overlap = np.minimum(y[i] + hi, y[j] + hj) - np.maximum(y[i], y[j])
+    gap = np.maximum(x[i], x[j]) - np.minimum(x[i] + w[i], x[j] + w[j])
+    alike = (np.maximum(hi, hj) <= 1.5 * np.minimum(hi, hj)) | ~(char[i] & char[j])  # a dot joins its number
+    join = (overlap >= 0.5 * np.minimum(hi, hj)) & alike & (gap <= 0.45 * np.maximum(hi, hj))
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    m = len(x)
+    _, word = connected_components(coo_matrix((np.ones(join.sum()), (i[join], j[join])), shape=(m, m)), directed=False)
+    k = word.max() + 1
+    out = np.column_stack([np.full(k, np.inf), np.full(k, np.inf), np.full(k, -np.inf), np.full(k, -np.inf),
+                           np.zeros(k)])
+    np.minimum.at(out[:, 0], word, x)
+    np.minimum.at(out[:, 1], word, y)
+    np.maximum.at(out[:, 2], word, x + w)
+    np.maximum.at(out[:, 3], word, y + h)
+    np.maximum.at(out[:, 4], word, h)
+    return out[out[:, 4] >= 0.7 * px_per_mm]
+
+
+def _stacks(words: np.ndarray) -> np.ndarray:
+    """Fraction stacks: a word centred over another just under it (number over area), as (n, 5) boxes.
+
+    Each row is x0, x1 (the wider word's extent), the upper word's bottom, the lower
+    word's top, and the character height (the smaller word's).  The two words are as
+    tall as each other within a half, at most 1.2 character heights apart, and their
+    centres are closer across than a quarter of the wider one's width plus a third of
+    a character; a word is in one stack at most, the closest pairs first.
+    """
+    if len(words) < 2:
+        return np.zeros((0, 5))
+    cx, cy = (words[:, 0] + words[:, 2]) / 2, (words[:, 1] + words[:, 3]) / 2
+    wd, ht = words[:, 2] - words[:, 0], words[:, 4]
+    pairs = cKDTree(np.column_stack([cx, cy])).query_pairs(r=4 * float(np.median(ht)), output_type="ndarray")
+    a, b = pairs[:, 0], pairs[:, 1]
+    top = np.where(cy[a] <= cy[b], a, b)
+    bot = np.where(cy[a] <= cy[b], b, a)
+    hh = np.maximum(ht[top], ht[bot])
+    gap = words[bot, 1] - words[top, 3]
+    ok = ((gap >= -0.15 * hh) & (gap <= 1.2 * hh) & (np.maximum(ht[top], ht[bot]) <= 1.5 * np.minimum(ht[top], ht[bot]))
+          & (np.abs(cx[top] - cx[bot]) <= 0.25 * np.maximum(wd[top], wd[bot]) + hh / 3))
+    top, bot = top[ok], bot[ok]
+    hh = np.minimum(ht[top], ht[bot])
+    # a word is in one fraction at most: the closest pairs first
+    order = np.argsort((np.maximum(gap[ok], 0) + np.abs(cx[top] - cx[bot])) / hh, kind="stable")
+    used = np.zeros(len(words), dtype=bool)
+    keep = []
+    for q in order:
+        if not (used[top[q]] or used[bot[q]]):
+            used[top[q]] = used[bot[q]] = True
+            keep.append(q)
+    top, bot, hh = top[keep], bot[keep], hh[keep]
+    return np.column_stack([np.minimum(words[top, 0], words[bot, 0]), np.maximum(words[top, 2], words[bot, 2]),
+                            words[top, 3], words[bot, 1], hh])
+
+
+def _stack_bars(lines: np.ndarray, stacks: np.ndarray, *, stroke: int, max_gap: float, margin: float = 1.0,
+                near: float = 0.7) -> np.ndarray:
+    """Line-work pixels that are the bars of fraction stacks (and the bits of digits touching them).
+
+    Between the two words of a stack, a straight run of line-work across the stack
+    (within 15 degrees of the words' direction; cut where another line crosses it) is
+    the stack's bar when all of this holds:
+
+    - it lies within ``near`` character heights under the upper word and over the lower one;
+    - it spans at least half the stack and stays within ``margin`` character heights
+      of its sides; an end that does not stop at a crossing line is a drawn end and
+      lies within ``margin`` of the stack's side (the bar is as wide as the wider word);
+    - no line-work goes on along it (a run of two character heights or more) beyond
+      the stack within ``max_gap`` pixels: a boundary edge goes on, junction to
+      junction or through a break, whatever text lies beside it.
+
+    Line-work on straight runs in other directions (a boundary the label overlaps) stays.
+    """
+    out = np.zeros(lines.shape, dtype=bool)
+    hgt, wid = lines.shape
+    for x0, x1, yt, yb, ch in stacks:
+        m = margin * ch
+        reach = int(np.ceil(m + max_gap + stroke))
+        bx0, bx1 = int(max(0, x0 - reach)), int(min(wid, np.ceil(x1 + reach)))
+        band0, band1 = int(max(0, np.floor(min(yt, yb) - stroke))), int(min(hgt, np.ceil(max(yt, yb) + stroke + 1)))
+        if band1 <= band0 or not lines[band0:band1, int(max(0, x0)):int(min(wid, x1 + 1))].any():
+            continue
+        by0, by1 = int(max(0, band0 - 2 * ch)), int(min(hgt, band1 + 2 * ch))
+        crop = lines[by0:by1, bx0:bx1].astype(np.uint8)
+        length = max(5, int(round(1.5 * ch)) | 1)
+        across, other = _oriented_runs(crop, length, 0.0, 15.0)
+        crossing = cv2.dilate(other, np.ones((3, 3), np.uint8)).astype(bool)
+        _, lab, st, cen = cv2.connectedComponentsWithStats(across & ~other, connectivity=8)
+        rows = slice(band0 - by0, band1 - by0)
+        lo, hi = x0 - m - bx0, x1 + m - bx0  # the stack's sides with their margin, crop columns
+        for k in np.unique(lab[rows][lab[rows] > 0]):
+            left, right, y = st[k, 0], st[k, 0] + st[k, 2], cen[k, 1] + by0
+            if not (y - yt <= near * ch and yb - y <= near * ch and left >= lo and right <= hi
+                    and right - left >= 0.5 * (x1 - x0)):
+                continue
+            r0, r1 = int(max(0, cen[k, 1] - stroke - 1)), int(cen[k, 1] + stroke + 2)
+            free_l = not crossing[r0:r1, max(0, left - 2):left + 1].any()
+            free_r = not crossing[r0:r1, right - 1:right + 2].any()
+            if (free_l and left > lo + 2 * m) or (free_r and right < hi - 2 * m):
+                continue  # a drawn end short of the words' side
+            ahead = np.isin(lab[r0:r1], np.flatnonzero(st[1:, 2] >= 2 * ch) + 1) & (lab[r0:r1] != k)
+            before = ahead[:, max(0, int(lo - max_gap)):max(0, int(lo))]
+            after = ahead[:, int(hi) + 1:int(hi + max_gap) + 1]
+            if before.any() or after.any():
+                continue  # the line goes on past the stack: a boundary
+            out[by0:by1, bx0:bx1] |= (lab == k)
+        sub = out[by0:by1, bx0:bx1]
+        if sub.any():  # the stack itself: digit bits that came with the bar
+            box = np.zeros_like(sub)
+            box[max(0, int(yt - 1.2 * ch) - by0):max(0, int(yb + 1.2 * ch) - by0), max(0, int(lo)):int(hi) + 1] = True
+            sub |= box & crop.astype(bool) & ~other.astype(bool) & ~across.astype(bool)
+    return out & lines
+
+
+def _oriented_runs(mask: np.ndarray, length: int, axis_deg: float, within_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of ``mask`` on straight runs of ``length`` px: (within ``within_deg`` of ``axis_deg``, further off it).
+
+    Angles are image angles in degrees (x right, y down), taken modulo 180.
+    """
+    along = np.zeros_like(mask)
+    off = np.zeros_like(mask)
+    c = (length - 1) / 2
+    angles = max(12, int(np.ceil(np.pi / np.arctan(1.0 / max(c, 1.0)))))
+    for a in np.arange(angles) * np.pi / angles:
+        k = np.zeros((length, length), np.uint8)
+        dx, dy = np.cos(a) * c, np.sin(a) * c
+        cv2.line(k, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1, 1)
+        target = along if abs((np.degrees(a) - axis_deg + 90) % 180 - 90) <= within_deg else off
+        target |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
+    return along, off
+
+def _grid_crosses(ink: np.ndarray, lines: np.ndarray, crosses: np.ndarray, *, stroke: int, px_per_mm: float,
+                  search_px: int = 4) -> np.ndarray:
+    """The ink of the grid crosses, where it is not also a boundary.
+
+    ``crosses`` holds, per cross, its two arms as tip-to-tip segments in pixel
+    coordinates ((n, 2, 2, 2), GDAL's convention: a pixel's centre at +0.5), as the
+    georeference puts them.  Each arm is looked for within ``search_px`` across its
+    predicted line; each half arm (centre to tip) is the cross's when the ink along
+    it stops near the tip, and a boundary when it goes on well past the tip (a
+    boundary drawn along a grid line).  Line-work crossing an arm on a straight run
+    in another direction is a boundary and stays.  Returns the pixels to take away.
+    """
+    out = np.zeros(ink.shape, dtype=bool)
+    hgt, wid = ink.shape
+    half_w = stroke / 2 + 1.0
+    run = max(int(round(1.2 * px_per_mm)), 3 * (stroke + 2)) | 1  # a crossing line, not the arm's own width
+    for arms in np.asarray(crosses, dtype=np.float64) - 0.5:  # to array indices
+        centre = arms.reshape(-1, 2).mean(axis=0)
+        reach = 1.7 * max(np.hypot(*(arms[k, 1] - arms[k, 0])) / 2 for k in range(2)) + run
+        x0, y0 = int(max(0, centre[0] - reach)), int(max(0, centre[1] - reach))
+        x1, y1 = int(min(wid, centre[0] + reach + 1)), int(min(hgt, centre[1] + reach + 1))
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        ink_c = ink[y0:y1, x0:x1]
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        corridors = []
+        for a, b in arms:
+            u = (b - a) / max(np.hypot(*(b - a)), 1e-9)
+            nrm = np.array([-u[1], u[0]])
+            half = np.hypot(*(b - a)) / 2
+            mid = (a + b) / 2
+            t = np.arange(-half, half + 1)
+            best, best_cov = 0, 0.0
+            for o in range(-search_px, search_px + 1):
+                px = np.round(mid[0] + t * u[0] + o * nrm[0]).astype(int)
+                py = np.round(mid[1] + t * u[1] + o * nrm[1]).astype(int)
+                ok = (px >= 0) & (px < wid) & (py >= 0) & (py < hgt)
+                cov = ink[py[ok], px[ok]].mean() if ok.any() else 0.0
+                if cov > best_cov:
+                    best, best_cov = o, cov
+            if best_cov < 0.5:
+                corridors.append(None)
+                continue
+            along = (xx - mid[0]) * u[0] + (yy - mid[1]) * u[1]
+            across = (xx - mid[0]) * nrm[0] + (yy - mid[1]) * nrm[1] - best
+            on_axis = np.abs(across) <= half_w
+            sides = []
+            for sign in (1.0, -1.0):  # a half arm whose ink goes on past its tip is a boundary
+                tt = sign * np.arange(half + 2, 1.6 * half)
+                px = np.round(mid[0] + tt * u[0] + best * nrm[0]).astype(int)
+                py = np.round(mid[1] + tt * u[1] + best * nrm[1]).astype(int)
+                ok = (px >= 0) & (px < wid) & (py >= 0) & (py < hgt)
+                goes_on = ok.any() and ink[py[ok], px[ok]].mean() >= 0.6
+                if not goes_on:
+                    sides.append(on_axis & (sign * along >= -half_w) & (sign * along <= half + half_w + 1))
+            corridors.append((np.any(sides, axis=0) if sides else np.zeros_like(on_axis), u, on_axis))
+        for k, c in enumerate(corridors):
+            if c is None or not c[0].any():
+                continue
+            mask, u, on_axis = c
+            other = corridors[1 - k]
+            lines_c = lines[y0:y1, x0:x1] & ~(other[2] if other is not None else False)
+            _, keep = _oriented_runs(lines_c.astype(np.uint8), run, float(np.degrees(np.arctan2(u[1], u[0]))), 30.0)
+            out[y0:y1, x0:x1] |= mask & ink_c & ~keep.astype(bool)
+    return out
+
+
+def _drop_small(lines: np.ndarray, lim: float, hole: float, near: np.ndarray | None = None) -> np.ndarray:
+    """``lines`` without its pieces shorter than ``lim`` px that enclose no hole of ``hole`` px.
+
+    With ``near``, only the pieces touching it are looked at.
+    """
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(lines.astype(np.uint8), connectivity=8)
+    small = np.zeros(n, dtype=bool)
+    look = np.maximum(stats[:, 2], stats[:, 3]) < lim
+    if near is not None:
+        touched = np.zeros(n, dtype=bool)
+        touched[lab[near.astype(bool)]] = True
+        look &= touched
+    for i in np.flatnonzero(look):
+        if i == 0:
+            continue
+        x, y, ww, hh, _ = stats[i]
+        small[i] = _hole_area(lab[y:y + hh, x:x + ww] == i) < hole
+    return lines & ~small[lab]
 
 
 def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, piece_min_mm: float = 20.0,
-                   hole_min_mm: float = 2.5, max_gap_mm: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
+                   hole_min_mm: float = 2.5, max_gap_mm: float = 2.5,
+                   crosses: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split ink into (line-work, other).
 
     Line-work is ink on a straight run of at least ``run_mm`` (a directional opening,
-    at half resolution: lines are long, letters short), so text that touches or
-    crosses a boundary comes off it.  Pieces left on their own and shorter than
-    ``piece_min_mm`` (fraction bars, underlines, grid crosses, strokes of letters) go
-    to the other ink unless they enclose an area, and so do the bars of labels that
-    touch a boundary (:func:`_text_bars`).  Then straight thin bars of the
+    at half resolution: lines are long, letters short; 1.4 times longer when the
+    strokes are under 3 px), so text that touches or crosses a boundary comes off it.
+    Pieces left on their own and shorter than ``piece_min_mm`` (fraction bars,
+    underlines, grid crosses, strokes of letters) go to the other ink unless they
+    enclose an area.  The grid crosses (``crosses``, see
+    :func:`_grid_crosses`) and the bars of the labels' fractions (:func:`_stack_bars`,
+    found from the words over and under them) come off the line-work where they touch
+    it, and what is left of their pieces goes too.  Then straight thin bars of the
     other ink whose two ends reach the line-work (short boundary edges, the pieces of
     a broken or faded line) come back, their gaps bridged (:func:`_straight_links`).
     """
     u = ink.astype(np.uint8)
     h, w = u.shape
-    half = (cv2.resize(u * 255, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
-    runs = _directional_open(half, max(3, int(run_mm * px_per_mm / 2)) | 1)
+    # a half-resolution pixel is ink when 2 of its 4 are: "any" would fatten the glyphs of a
+    # label into a block that long straight runs cross.  Strokes thinner than 3 px need "any"
+    # to stay whole, and then runs 1.4 times longer, past the height of a label's stack
+    strict = _line_width(ink) >= 3
+    half = cv2.resize(u * 255, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    half = (half >= (128 if strict else 1)).astype(np.uint8)
+    run = run_mm if strict else 1.4 * run_mm
+    runs = _directional_open(half, max(3, int(run * px_per_mm / 2)) | 1)
     runs = cv2.resize(runs, (w, h), interpolation=cv2.INTER_NEAREST)
     lines = cv2.dilate(runs, np.ones((3, 3), np.uint8)) & u
     del runs, half, u
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
-    small = np.zeros(n, dtype=bool)
-    lim = piece_min_mm * px_per_mm
-    for i in np.flatnonzero(np.maximum(stats[:, 2], stats[:, 3]) < lim):
-        if i == 0:
-            continue
-        x, y, ww, hh, _ = stats[i]
-        comp = lab[y:y + hh, x:x + ww] == i
-        small[i] = _hole_area(comp) < (hole_min_mm * px_per_mm) ** 2
-    lines = lines.astype(bool) & ~small[lab]
-    del lab
+    lim, hole = piece_min_mm * px_per_mm, (hole_min_mm * px_per_mm) ** 2
+    lines = _drop_small(lines.astype(bool), lim, hole)
     if lines.any():
         stroke = _line_width(lines)
-        lines &= ~_text_bars(lines, ink & ~lines, px_per_mm=px_per_mm, stroke=stroke)
-        lines |= _straight_links(ink & ~lines, lines, px_per_mm=px_per_mm, stroke=stroke, max_gap_mm=max_gap_mm)
+        gone = np.zeros_like(lines)
+        if crosses is not None and len(crosses):
+            gone = _grid_crosses(ink, lines, crosses, stroke=stroke, px_per_mm=px_per_mm)
+        marks = gone.copy()
+        stacks = _stacks(_words(ink & ~lines, px_per_mm=px_per_mm))
+        gone |= _stack_bars(lines & ~gone, stacks, stroke=stroke, max_gap=max_gap_mm * px_per_mm)
+        if gone.any():  # what is left of a piece that was mostly cross or bar goes too
+            near = cv2.dilate(gone.astype(np.uint8), np.ones((3, 3), np.uint8))
+            lines = _drop_small(lines & ~gone, lim, hole, near=near)
+        lines |= _straight_links(ink & ~lines & ~marks, lines, px_per_mm=px_per_mm, stroke=stroke,
+                                 max_gap_mm=max_gap_mm)
     return lines, ink & ~lines
 
 
@@ -397,6 +608,13 @@ def close_gaps(lines: np.ndarray, *, px_per_mm: float, max_gap_mm: float = 2.5,
     return out.astype(bool)
 
 
+def _thickness(lines: np.ndarray) -> float:
+    """Mean thickness of the line-work in pixels: twice its area over its outline's length."""
+    contours, _ = cv2.findContours(lines.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    outline = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * float(np.count_nonzero(lines)) / outline if outline else 1.0
+
+
 def _line_width(lines: np.ndarray) -> int:
     """Typical stroke width of the line-work, in pixels (2 x median distance to paper on the skeleton)."""
     sample = lines[:: max(1, lines.shape[0] // 1500)] if lines.shape[0] > 3000 else lines
@@ -444,17 +662,16 @@ def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: 
 
 
 def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, max_gap_mm: float = 2.5,
-              erase: np.ndarray | None = None) -> Vectorized:
+              crosses: np.ndarray | None = None) -> Vectorized:
     """Scan (grey, ink dark) -> regions between the line-work, in pixel coordinates.
 
-    ``erase`` is an optional bool mask of ink to drop before anything else (e.g. the
-    grid crosses found at the control points).
+    ``crosses`` are the grid crosses where the georeference puts them, per cross its
+    two arms tip to tip in pixel coordinates ((n, 2, 2, 2)); their ink is kept out of
+    the line-work (see :func:`split_linework`).
     """
     dark = darkness(grey, px_per_mm=px_per_mm)
     ink = ink_mask(dark)
-    if erase is not None:
-        ink &= ~erase
-    lines, text = split_linework(ink, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm)
+    lines, text = split_linework(ink, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm, crosses=crosses)
     if not lines.any():
         raise DigitizeError("no line-work found on the sheet", hint="check that the image is a cadastral sheet scan")
     lines = close_gaps(lines, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm)

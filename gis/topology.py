@@ -75,6 +75,7 @@ CODES: dict[str, str] = {
     "dangle": "warning",
     "unclosed": "error",
     "outside_province": "error",
+    "merged_piece": "warning",
 }
 
 

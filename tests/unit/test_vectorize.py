@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from shapely.geometry import box
 
 from digitize.vectorize import close_gaps, darkness, ink_mask, split_linework, vectorize
@@ -118,13 +118,16 @@ def test_a_blank_page_is_refused():
 _M = 40  # margin around the two cells, px
 
 
-def _two_cells(draw_inner) -> np.ndarray:
-    """Two 20 x 12 mm cells side by side at 200 dpi; ``draw_inner(d, x, y0, y1)`` draws their shared side."""
+def _two_cells(draw_inner, lw: int = 2) -> np.ndarray:
+    """Two 20 x 12 mm cells side by side at 200 dpi, lines ``lw`` px wide.
+
+    ``draw_inner(d, x, y0, y1)`` draws their shared side.
+    """
     w, h = int(40 * PPMM), int(12 * PPMM)
     m = _M
     img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
     d = ImageDraw.Draw(img)
-    d.rectangle([m, m, m + w, m + h], outline=35, width=2)
+    d.rectangle([m, m, m + w, m + h], outline=35, width=lw)
     draw_inner(d, m + w // 2, m, m + h)
     return np.asarray(img)
 
@@ -135,17 +138,21 @@ def _cells(v) -> int:
     return int(sum(1 for g in v.regions.geometry if g.area > 20 * PPMM**2 and frame.contains(g.representative_point())))
 
 
-def test_a_dashed_boundary_closes_and_text_beside_it_does_not():
-    """A boundary drawn as dashes (broken or faded ink) still divides; the label's strokes are not line-work."""
+@pytest.mark.parametrize("lw,dash_mm", [(2, 1.2), (3, 1.5), (4, 3.0), (5, 3.0)])
+def test_a_dashed_boundary_closes_and_text_beside_it_does_not(lw, dash_mm):
+    """A boundary drawn as dashes (broken or faded ink), thin or thick, still divides; the label is not line-work."""
     def dashes(d, x, y0, y1):
-        dash, gap = int(1.2 * PPMM), int(0.8 * PPMM)
-        for y in range(y0, y1, dash + gap):
-            d.line([(x, y), (x, min(y + dash, y1))], fill=60, width=2)
+        gap = 0.8 * PPMM
+        n = max(2, round((y1 - y0 + gap) / (dash_mm * PPMM + gap)))  # whole dashes from end to end
+        pitch = (y1 - y0 + gap) / n
+        for k in range(n):
+            d.line([(x, y0 + k * pitch), (x, y0 + k * pitch + pitch - gap)], fill=60, width=lw)
 
-    img = _two_cells(dashes)
+    img = _two_cells(dashes, lw)
     font = ImageFont.truetype(FONT, int(2.5 * PPMM))
     pil = Image.fromarray(img)
     ImageDraw.Draw(pil).text((60, 60), "11 ILI", font=font, fill=30)
+    pil = pil.filter(ImageFilter.GaussianBlur(0.8))  # a scan's blur: ink fades towards a line's edges
     v = vectorize(np.asarray(pil), px_per_mm=PPMM)
     assert _cells(v) == 2
 
@@ -183,3 +190,117 @@ def test_letters_touching_a_line_are_not_line_work():
     rows = slice(img.height // 2 - int(2 * PPMM), img.height // 2 + int(2 * PPMM))
     assert letters[rows].sum() > 0
     assert on_lines[rows].sum() == 0
+
+
+def _big_regions(v, frame: tuple[float, float, float, float], min_mm2: float = 10.0) -> int:
+    """Regions of more than ``min_mm2`` whose inner point lies in ``frame`` (x0, y0, x1, y1 px)."""
+    inside = box(*frame)
+    return int(sum(1 for g in v.regions.geometry if g.area > min_mm2 * PPMM**2
+                   and inside.contains(g.representative_point())))
+
+
+def _fraction(d: ImageDraw.ImageDraw, f: ImageFont.FreeTypeFont, x: float, y: float, number: str, area: str,
+              bar: float | None = None, width: int = 1) -> float:
+    """A label's fraction as sheets draw it: number over area, the bar as wide as the wider; returns the bar."""
+    size = f.size / PPMM
+    bar = bar or max(f.getlength(number), f.getlength(area)) + 0.2 * size * PPMM
+    d.text((x, y - 0.12 * size * PPMM), number, font=f, anchor="ms", fill=30)
+    d.line([(x - bar / 2, y), (x + bar / 2, y)], fill=30, width=width)
+    d.text((x, y + 0.16 * size * PPMM), area, font=f, anchor="mt", fill=30)
+    return bar
+
+
+FACES = [("dejavu/DejaVuSans.ttf", 2), ("liberation/LiberationSerif-Regular.ttf", 3),
+         ("dejavu/DejaVuSansMono.ttf", 2)]
+
+
+@pytest.mark.parametrize("face,lw", FACES)
+def test_a_bar_spanning_a_narrow_parcel_stays_text(face, lw):
+    """A label as wide as its parcel: its bar runs from boundary to boundary and is still no boundary."""
+    f = ImageFont.truetype("/usr/share/fonts/truetype/" + face, int(2.0 * 1.45 * PPMM))
+    bar = max(f.getlength("57"), f.getlength("1226.4")) + 0.4 * PPMM
+    m, h = 40, int(20 * PPMM)
+    xa, xb = m + int(15 * PPMM), m + int(15 * PPMM) + int(round(bar))  # the narrow parcel
+    w = xb + int(15 * PPMM) - m
+    img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
+    d = ImageDraw.Draw(img)
+    d.rectangle([m, m, m + w, m + h], outline=35, width=lw)
+    for x in (xa, xb):
+        d.line([(x, m), (x, m + h)], fill=35, width=lw)
+    _fraction(d, f, (xa + xb) / 2, m + h / 2, "57", "1226.4", bar=xb - xa, width=lw)
+    v = vectorize(np.asarray(img), px_per_mm=PPMM)
+    assert _big_regions(v, (m, m, m + w, m + h)) == 3
+
+
+@pytest.mark.parametrize("face,lw", FACES)
+def test_a_short_boundary_edge_between_two_labels_stays_line_work(face, lw):
+    """A short edge, junction to junction, with one parcel's area just over it and the next one's number just under."""
+    f = ImageFont.truetype("/usr/share/fonts/truetype/" + face, int(1.8 * 1.45 * PPMM))
+    m = 40
+    col = int(6.5 * PPMM)  # a narrow strip cut by a short edge
+    h, w = int(30 * PPMM), 3 * col
+    img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
+    d = ImageDraw.Draw(img)
+    d.rectangle([m, m, m + w, m + h], outline=35, width=lw)
+    xa, xb, y = m + col, m + 2 * col, m + h // 2
+    for x in (xa, xb):
+        d.line([(x, m), (x, m + h)], fill=35, width=lw)
+    d.line([(xa, y), (xb, y)], fill=35, width=lw)
+    cx, gap = (xa + xb) / 2, 0.6 * PPMM
+    f_h = f.getbbox("0", anchor="lt")[3]
+    _fraction(d, f, cx, y - gap - f_h - 0.16 * f.size, "14", "98.5")  # the upper parcel's area just over the edge
+    _fraction(d, f, cx, y + gap + f_h + 0.12 * f.size, "15", "96.1")  # the lower one's number just under it
+    v = vectorize(np.asarray(img), px_per_mm=PPMM)
+    assert _big_regions(v, (xa, m, xb, m + h)) == 2
+
+
+@pytest.mark.parametrize("lw", [1, 2, 3])
+def test_a_word_across_a_boundary_does_not_break_it(lw):
+    """A land-use code written over a boundary line (its letters on both sides) leaves the line whole."""
+    img = Image.fromarray(_two_cells(lambda d, x, y0, y1: d.line([(x, y0), (x, y1)], fill=35, width=lw)))
+    d = ImageDraw.Draw(img)
+    f = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", int(2.2 * 1.45 * PPMM))
+    x_line = img.width // 2
+    d.text((x_line - f.getlength("LU") - 1, img.height // 2), "LUC", font=f, fill=30, anchor="lm")
+    v = vectorize(np.asarray(img), px_per_mm=PPMM)
+    assert _cells(v) == 2
+
+
+def _cross(d: ImageDraw.ImageDraw, x: float, y: float, lw: int) -> np.ndarray:
+    """A grid cross (1 cm wide) drawn at (x, y); returns its arms tip to tip in pixel coordinates."""
+    arm = 5 * PPMM
+    d.line([(x - arm, y), (x + arm, y)], fill=35, width=lw)
+    d.line([(x, y - arm), (x, y + arm)], fill=35, width=lw)
+    return np.array([[[[x - arm, y], [x + arm, y]], [[x, y - arm], [x, y + arm]]]]) + 0.5
+
+
+@pytest.mark.parametrize("lw", [1, 2, 3])
+def test_a_grid_cross_on_a_parcel_is_not_a_boundary(lw):
+    """A cross whose arm spans a narrow parcel cuts it unless the crosses are given; its arms stop at the tips."""
+    m, h, w = 40, int(24 * PPMM), int(30 * PPMM)
+    img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
+    d = ImageDraw.Draw(img)
+    d.rectangle([m, m, m + w, m + h], outline=35, width=lw)
+    xa, xb = m + int(10 * PPMM), m + int(18 * PPMM)  # 8 mm wide: the 1 cm arm crosses it
+    for x in (xa, xb):
+        d.line([(x, m), (x, m + h)], fill=35, width=lw)
+    crosses = _cross(d, (xa + xb) / 2 + 3, m + h / 2, lw)
+    grey = np.asarray(img)
+    frame = (xa, m, xb, m + h)
+    assert _big_regions(vectorize(grey, px_per_mm=PPMM), frame) == 2  # the arm closes two pieces
+    assert _big_regions(vectorize(grey, px_per_mm=PPMM, crosses=crosses + [2.0, -1.5]), frame) == 1
+
+
+@pytest.mark.parametrize("lw", [1, 2, 3])
+def test_a_boundary_through_a_grid_cross_stays(lw):
+    """Boundaries crossing a cross, one along an arm and one across the other, still divide the parcels."""
+    m, s = 40, int(30 * PPMM)
+    img = Image.new("L", (s + 2 * m, s + 2 * m), 235)
+    d = ImageDraw.Draw(img)
+    d.rectangle([m, m, m + s, m + s], outline=35, width=lw)
+    c = m + s / 2
+    d.line([(m, c), (m + s, c)], fill=35, width=lw)  # along the horizontal arm, through the cross
+    d.line([(c + 2.5 * PPMM, m), (c + 2.5 * PPMM, c)], fill=35, width=lw)  # across that arm, 2.5 mm off the centre
+    crosses = _cross(d, c, c, lw)
+    v = vectorize(np.asarray(img), px_per_mm=PPMM, crosses=crosses)
+    assert _big_regions(v, (m, m, m + s, m + s)) == 3
