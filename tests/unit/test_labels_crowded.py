@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from digitize.labels import Token, parse_label, read_labels
+from digitize.labels import Token, assemble_labels, read_labels
 from digitize.vectorize import darkness, ink_mask, split_linework
 
 PPMM = 220 / 25.4
@@ -99,23 +99,31 @@ def test_a_fraction_split_by_a_boundary_goes_to_the_region_whose_area_it_gives(f
     assert (got[owner].parcel_no, got[owner].area_label_m2) == (57, 412.5), got[owner].text
 
 
+def _fraction_of(top: str, bottom: str = "304.6") -> tuple:
+    """What a number word read over an area word (characters 10 px tall) gives."""
+    got = assemble_labels([Token(top, (0, 0, 8 * len(top), 10), 0.9), Token(bottom, (0, 14, 40, 24), 0.9)])
+    return [(lab.parcel_no, lab.area_label_m2) for lab, _ in got]
+
+
 def test_a_neighbours_letters_fused_to_a_number_are_dropped():
-    area = Token("304.6", 1, 1.0, 0.9)
-    assert parse_label([Token("IT214", 0, 1.0, 0.9), area])[:2] == (214, 304.6)
-    assert parse_label([Token("UC27", 0, 1.0, 0.9), area])[:2] == (27, 304.6)
-    assert parse_label([Token("214NT", 0, 1.0, 0.9), area])[:2] == (214, 304.6)
+    assert _fraction_of("IT214") == [(214, 304.6)]
+    assert _fraction_of("UC27") == [(27, 304.6)]
+    assert _fraction_of("214NT") == [(214, 304.6)]
     # a single O or I at an end is a misread digit, not a neighbour's letter
-    assert parse_label([Token("1O", 0, 1.0, 0.9), area])[:2] == (10, 304.6)
+    assert _fraction_of("1O") == [(10, 304.6)]
     # a speck read as a point after the number
-    assert parse_label([Token("312.", 0, 1.0, 0.9), area])[:2] == (312, 304.6)
+    assert _fraction_of("312.") == [(312, 304.6)]
 
 
-def test_the_number_is_the_integer_nearest_above_the_area():
-    toks = [Token("1", 0, 1.0, 0.9), Token("758", 1, 1.0, 0.9), Token("209.2", 2, 1.0, 0.9)]
-    assert parse_label(toks)[:2] == (758, 209.2)
-    # number, code and area on three rows
-    toks = [Token("36", 0, 1.0, 0.9), Token("LUC", 1, 1.0, 0.9), Token("1040.7", 2, 1.0, 0.9)]
-    assert parse_label(toks)[:3] == (36, 1040.7, "LUC")
+def test_the_number_is_the_integer_just_above_the_area():
+    # a stray digit higher up is not the number
+    toks = [Token("1", (8, -20, 14, -10)), Token("758", (4, 0, 28, 10)), Token("209.2", (0, 14, 36, 24))]
+    got = assemble_labels(toks)
+    assert (758, 209.2) in [(lab.parcel_no, lab.area_label_m2) for lab, _ in got]
+    # a code on a row of its own between the number and the area
+    toks = [Token("36", (8, 0, 24, 10)), Token("LUC", (30, 7, 55, 17)), Token("1040.7", (0, 14, 42, 24))]
+    got = assemble_labels(toks)
+    assert [(lab.parcel_no, lab.area_label_m2, lab.land_use) for lab, _ in got] == [(36, 1040.7, "LUC")]
 
 
 @pytest.mark.parametrize("font,size_mm", FACES)
