@@ -29,6 +29,7 @@ import os
 import re
 import subprocess
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -263,7 +264,7 @@ def _row_crop(cc: np.ndarray, row: tuple[np.ndarray, float, float], stats: np.nd
             keep |= ((st[:, 3] >= 0.6 * h) & (st[:, 0] + st[:, 2] >= x0 - ex0 - 0.6 * h)
                      & (st[:, 0] <= x1 - ex0 + 0.6 * h))
             for k in np.flatnonzero(keep):
-                c0, c1 = max(0, st[k, 0] - 2), st[k, 0] + st[k, 2] + 2
+                c0, c1 = max(0, st[k, 0] - round(0.3 * h)), st[k, 0] + st[k, 2] + round(0.3 * h)
                 keep[k] = (k > 0 and st[k, 2] <= h and not (st[k, 1] == 0 and above[c0:c1].any())
                            and not (st[k, 1] + st[k, 3] >= crop.shape[0] and below[c0:c1].any()))
             if keep.any():
@@ -348,36 +349,47 @@ def _ocr_batch(rows: list[np.ndarray]) -> list[list[tuple[str, float, float, flo
     return out
 
 
-def _read_rows(text: np.ndarray, dark: np.ndarray | None, lines: np.ndarray | None, *, px_per_mm: float, workers: int,
-               batch_rows: int) -> list[Token]:
-    """Every word on the sheet, with its box: the text rows read by tesseract, in batches side by side."""
-    text = _cut_tall(text, px_per_mm=px_per_mm)
-    cc, stats, rows = text_rows(text, px_per_mm=px_per_mm, lines=lines)
-    if not rows:
-        return []
-    rows.sort(key=lambda r: (r[1], stats[r[0], 0].min()))
-    geo = []
-    jobs = []
-    batch: list[np.ndarray] = []
+def _read_images(items: Iterable[tuple[np.ndarray, float, float, tuple[float, float]]], *, workers: int,
+                 batch_rows: int) -> list[list[Token]]:
+    """Read row images (image, scan column of its column 0, scale, band) with tesseract; the words
+    of each, boxed in scan pixels.  A batch goes to tesseract as soon as it is full, while the
+    next rows are cut."""
+    places, batch, jobs = [], [], []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for row in rows:
-            box, mask = _row_crop(cc, row, stats, lines)
-            band = row[1:]
-            x0, y0, x1, y1 = box
-            img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
-            geo.append((x0 + left, f, band))
+        for img, xl, f, band in items:
+            places.append((xl, f, band))
             batch.append(img)
-            if len(batch) >= batch_rows:  # a full batch goes to tesseract while the next rows are cut
+            if len(batch) >= batch_rows:
                 jobs.append(pool.submit(_ocr_batch, batch))
                 batch = []
         if batch:
             jobs.append(pool.submit(_ocr_batch, batch))
         read = [w for job in jobs for w in job.result()]
-    words = []
-    for (xl, f, (top, bot)), found in zip(geo, read):
-        for word, lo, hi, c in found:
-            words.append(Token(word, (int(xl + lo / f), int(round(top)), int(np.ceil(xl + hi / f)), int(round(bot))), c))
-    return words
+    return [[Token(word, (int(xl + lo / f), round(top), int(np.ceil(xl + hi / f)), round(bot)), c)
+             for word, lo, hi, c in found] for (xl, f, (top, bot)), found in zip(places, read)]
+
+
+def _read_rows(text: np.ndarray, dark: np.ndarray | None, lines: np.ndarray | None, *, px_per_mm: float, workers: int,
+               batch_rows: int) -> tuple[list[Token], np.ndarray, np.ndarray]:
+    """Every word on the sheet, with its box: the text rows read by tesseract.
+
+    Also returns the image of text pieces and, per piece, whether a word was read from it.
+    """
+    text = _cut_tall(text, px_per_mm=px_per_mm)
+    cc, stats, rows = text_rows(text, px_per_mm=px_per_mm, lines=lines)
+
+    def items():
+        for row in rows:
+            box, mask = _row_crop(cc, row, stats, lines)
+            x0, y0, x1, y1 = box
+            img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+            yield img, x0 + left, f, row[1:]
+
+    read = _read_images(items(), workers=workers, batch_rows=batch_rows)
+    used = np.zeros(len(stats), bool)
+    for row, found in zip(rows, read):
+        used[row[0]] = bool(found)
+    return [w for found in read for w in found], cc, used
 
 
 # --- what a word is --------------------------------------------------------------------------------------------
@@ -552,17 +564,21 @@ def assemble_labels(words: list[Token]) -> list[tuple[Label, list[Token]]]:
             used.add(k)
     codes = _assign_codes(found, [p for k, p in enumerate(pieces) if k not in used])
     for i, (lab, anchors) in enumerate(found):
-        conf = [t.conf for t in anchors]
         lab.tokens = list(anchors)
         if i in codes:
             lab.land_use, code_token, code_conf = codes[i]
-            conf.append(code_conf)
-            lab.tokens.append(code_token)
-        have = sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use))
-        lab.confidence = float(np.mean(conf)) * have / 3
-        lab.text = " | ".join(t.text for t in lab.tokens)
-        lab.bbox = _union(t.box for t in lab.tokens)
+            lab.tokens.append(Token(code_token.text, code_token.box, code_conf))
+        _settle(lab)
     return found
+
+
+def _settle(lab: Label) -> None:
+    """A label's text, box and confidence from its tokens: their mean confidence, times the share of
+    the three values found."""
+    have = sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use))
+    lab.confidence = float(np.mean([t.conf for t in lab.tokens])) * have / 3
+    lab.text = " | ".join(t.text for t in lab.tokens)
+    lab.bbox = _union(t.box for t in lab.tokens)
 
 
 def _union(boxes) -> Box:
@@ -571,14 +587,17 @@ def _union(boxes) -> Box:
     return min(x[0] for x in b), min(x[1] for x in b), max(x[2] for x in b), max(x[3] for x in b)
 
 
-def _one_edit(a: str, b: str) -> bool:
-    """Whether two strings are one letter apart: one changed, lost or added."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b)) == 1
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+def _one_edit(read: str, code: str) -> bool:
+    """Whether a word read is one letter off a code: one letter changed, lost or added, or one
+    letter read as two (an ``N`` crossed by a boundary line reads ``I1``)."""
+    if len(read) == len(code):
+        return sum(x != y for x, y in zip(read, code)) == 1
+    if len(read) + 1 == len(code):
+        return any(code[:i] + code[i + 1:] == read for i in range(len(code)))
+    if len(read) == len(code) + 1:
+        return any(read[:i] + read[i + 1:] == code or (read[:i] == code[:i] and read[i + 2:] == code[i + 1:])
+                   for i in range(len(code)))
+    return False
 
 
 def _code_options(text: str) -> tuple[tuple[str, ...], int]:
@@ -680,6 +699,109 @@ def _assign_codes(found: list[tuple[Label, list[Token]]], words: list[Token]) ->
     return out
 
 
+# --- a second look where a number or a code is missing ---------------------------------------------------------
+
+def _zones(found: list[tuple[Label, list[Token]]]) -> list[tuple[int, str, Box, float]]:
+    """Where the missing number or code of each label should be: (label index, "number" or
+    "code", box, character height).  The number lies over the area, centred on it; the code
+    on the side of the number and area where this sheet's labels have theirs."""
+    sides = Counter()
+    for lab, anchors in found:
+        if lab.land_use is not None and len(lab.tokens) > len(anchors):
+            sides[_side(lab.tokens[-1].box, _union(t.box for t in anchors))] += 1
+    usual = sides.most_common(1)[0][0] if sides else None
+    out = []
+    for i, (lab, anchors) in enumerate(found):
+        h = float(np.median([_height(t) for t in anchors]))
+        x0, y0, x1, y1 = _union(t.box for t in anchors)
+        if lab.parcel_no is None and lab.area_label_m2 is not None:
+            out.append((i, "number", (int(x0 - 0.3 * h), int(y0 - 1.9 * h), int(x1 + 0.3 * h), int(y0 - 0.05 * h)), h))
+        if lab.land_use is None and lab.parcel_no is not None and lab.area_label_m2 is not None:
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            box = {"right": (x1 + 0.05 * h, cy - 0.9 * h, x1 + 3.5 * h, cy + 0.9 * h),
+                   "left": (x0 - 3.5 * h, cy - 0.9 * h, x0 - 0.05 * h, cy + 0.9 * h),
+                   "below": (cx - 2.2 * h, y1 + 0.05 * h, cx + 2.2 * h, y1 + 1.6 * h),
+                   "above": (cx - 2.2 * h, y0 - 1.6 * h, cx + 2.2 * h, y0 - 0.05 * h)}.get(usual)
+            if box is not None:
+                out.append((i, "code", tuple(int(v) for v in box), h))
+    return out
+
+
+def _zone_crop(zone: Box, h: float, text: np.ndarray, lines: np.ndarray, cc: np.ndarray,
+               used: np.ndarray) -> tuple[Box, np.ndarray] | None:
+    """The characters standing in a zone: ink no word was read from (line-work, or text left
+    over), without straight runs longer than a character (bars, boundaries), in pieces that
+    lie inside the zone (what goes on beyond it is a boundary or a neighbour's text)."""
+    m = round(0.5 * h)
+    hgt, wid = text.shape
+    ex0, ey0, ex1, ey1 = max(0, zone[0] - m), max(0, zone[1] - m), min(wid, zone[2] + m), min(hgt, zone[3] + m)
+    if ex1 - ex0 < 3 or ey1 - ey0 < 3:
+        return None
+    ink = lines[ey0:ey1, ex0:ex1] | (text[ey0:ey1, ex0:ex1] & ~used[cc[ey0:ey1, ex0:ex1]])
+    if not ink.any():
+        return None
+    u = ink.astype(np.uint8)
+    runs = (cv2.morphologyEx(u, cv2.MORPH_OPEN, np.ones((1, max(3, round(1.2 * h))), np.uint8))
+            | cv2.morphologyEx(u, cv2.MORPH_OPEN, np.ones((max(3, round(1.5 * h)), 1), np.uint8)))
+    ink &= ~runs.astype(bool)
+    _, lab, st, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    s = 0.15 * h
+    inside = ((st[:, 0] >= zone[0] - ex0 - s) & (st[:, 1] >= zone[1] - ey0 - s) & (st[:, 4] >= 3)
+              & (st[:, 0] + st[:, 2] <= zone[2] - ex0 + s) & (st[:, 1] + st[:, 3] <= zone[3] - ey0 + s))
+    inside[0] = False
+    if not inside.any():
+        return None
+    keep = inside[lab]
+    ys, xs = np.nonzero(keep)
+    if ys.max() - ys.min() < 0.5 * h:
+        return None
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    return (ex0 + int(x0), ey0 + int(y0), ex0 + int(x1), ey0 + int(y1)), keep[y0:y1, x0:x1]
+
+
+def _second_look(found: list[tuple[Label, list[Token]]], text: np.ndarray, lines: np.ndarray,
+                 dark: np.ndarray | None, cc: np.ndarray, used: np.ndarray, *, workers: int,
+                 batch_rows: int) -> None:
+    """Read the numbers and codes that no row gave, where each label should have them.
+
+    A boundary that touches a label takes the characters touching it into the line-work
+    (a number standing on a bar that meets a boundary, a code drawn against one), and no
+    text row holds them.  Each label missing its number or code is looked at again where
+    that should be (:func:`_zones`); what is read there counts only as what was missing (an
+    integer, a code), at half its confidence.
+    """
+    zones, items = [], []
+    for i, kind, box, h in _zones(found):
+        crop = _zone_crop(box, h, text, lines, cc, used)
+        if crop is None:
+            continue
+        (x0, y0, x1, y1), mask = crop
+        img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+        zones.append((i, kind))
+        items.append((img, x0 + left, f, (y0, y1)))
+    if not items:
+        return
+    seen = Counter(lab.land_use for lab, _ in found if lab.land_use is not None)
+    for (i, kind), words in zip(zones, _read_images(items, workers=workers, batch_rows=batch_rows)):
+        lab, anchors = found[i]
+        for w in words:
+            if kind == "number":
+                q = _numeric(w)
+                if q is not None and not _has_point(q) and (v := _as_int(q.text)):
+                    lab.parcel_no = v
+                    anchors.insert(0, q)
+                    lab.tokens.insert(0, Token(q.text, q.box, q.conf / 2))
+                    break
+            else:
+                options, rank = _code_options(w.text)
+                ranked = sorted(options, key=lambda c: -seen[c])
+                if ranked and (len(ranked) == 1 or seen[ranked[0]] > seen[ranked[1]]):
+                    lab.land_use = ranked[0]
+                    lab.tokens.append(Token(w.text, w.box, w.conf / (2 * (1 + rank))))
+                    break
+        _settle(lab)
+
+
 # --- the step --------------------------------------------------------------------------------------------------
 
 def restore_decimal(area_label: float | None, area_m2: float, *, decimals: int = 1) -> float | None:
@@ -754,8 +876,10 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     char_h = _char_height(text, px_per_mm)
     if char_h is not None:
         text = _without_bars(text, char_h)
-    words = _read_rows(text, dark, lines, px_per_mm=px_per_mm, workers=workers, batch_rows=batch_rows)
+    words, cc, used = _read_rows(text, dark, lines, px_per_mm=px_per_mm, workers=workers, batch_rows=batch_rows)
     found = assemble_labels(words)
+    if lines is not None:
+        _second_look(found, text, lines, dark, cc, used, workers=workers, batch_rows=batch_rows)
     pixels = np.bincount(labels.ravel()) if m_per_px else None
 
     def area_of(region: int) -> float | None:
