@@ -15,7 +15,10 @@ mere nearness:
    with its box on the scan;
 4. labels (:func:`assemble_labels`): a number directly over an area and centred on it
    makes a fraction; the code is the three-letter word nearest to a fraction, on the
-   side where the sheet draws its codes.
+   side where the sheet draws its codes;
+5. a second look (:func:`_second_look`) where a label misses its number or code, or its
+   number and area are read off each other's centre: characters that touch a boundary
+   or a bar often went to the line-work, and are read there from the ink no row took.
 
 What was read is then checked, as evidence rather than as answers: the area against the
 region's computed area, the code against the land-use table, the number against the
@@ -45,6 +48,7 @@ from gis.landuse import is_land_use_code, land_uses
 __all__ = ["Label", "Token", "assemble_labels", "read_labels", "restore_decimal", "text_rows"]
 
 _ROW_HEIGHT = 36  # pixels of a text row handed to tesseract
+_WEAK_INK = 31  # darkness (0-255) of the faintest ink, as :func:`digitize.vectorize.ink_mask` has it
 _WHITELIST = "0123456789.,ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _TO_DIGIT = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "T": "7", "Z": "2", "S": "5",
                            "B": "8", "G": "6", "A": "4"})
@@ -230,14 +234,15 @@ def _cut_tall(text: np.ndarray, *, px_per_mm: float) -> np.ndarray:
 
 
 def _row_crop(cc: np.ndarray, row: tuple[np.ndarray, float, float], stats: np.ndarray,
-              lines: np.ndarray | None) -> tuple[Box, np.ndarray]:
+              lines: np.ndarray | None, dark: np.ndarray | None = None) -> tuple[Box, np.ndarray]:
     """The box around a row (its pieces' ids and band) and the mask of its ink in that box.
 
     The ink is the row's pieces, and the strokes of its characters that went to the
     line-work (the stem of a ``1`` standing on a fraction bar that touches a boundary
     goes with the bar): line-work in the row's band, within a character of its ends,
     that does not run on upwards out of the band as a boundary crossing the row does
-    (nor lies flat along the band as a bar).
+    (nor lies flat along the band as a bar).  With ``dark``, only ink runs on: line-work
+    that bridges a gap (a ``1`` under a boundary joined to it) does not.
     """
     ids, top, bot = row
     s = stats[ids]
@@ -256,6 +261,8 @@ def _row_crop(cc: np.ndarray, row: tuple[np.ndarray, float, float], stats: np.nd
             steep = near.astype(bool) & ~flat.astype(bool)
             crop = steep[ey0 - up:ey1 - up]
             n, lab, st, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
+            if dark is not None:  # line-work that bridges a gap is no ink, and carries no boundary on
+                steep &= dark[up:down, ex0:ex1] > _WEAK_INK
             above = steep[:ey0 - up].any(axis=0)
             below = steep[int(bot + 0.4 * h) - up:].any(axis=0)
             own = cv2.dilate(np.isin(cc[ey0:ey1, ex0:ex1], ids).astype(np.uint8), np.ones((5, 5), np.uint8))
@@ -380,7 +387,7 @@ def _read_rows(text: np.ndarray, dark: np.ndarray | None, lines: np.ndarray | No
 
     def items():
         for row in rows:
-            box, mask = _row_crop(cc, row, stats, lines)
+            box, mask = _row_crop(cc, row, stats, lines, dark)
             x0, y0, x1, y1 = box
             img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
             yield img, x0 + left, f, row[1:]
@@ -702,9 +709,11 @@ def _assign_codes(found: list[tuple[Label, list[Token]]], words: list[Token]) ->
 # --- a second look where a number or a code is missing ---------------------------------------------------------
 
 def _zones(found: list[tuple[Label, list[Token]]]) -> list[tuple[int, str, Box, float]]:
-    """Where the missing number or code of each label should be: (label index, "number" or
-    "code", box, character height).  The number lies over the area, centred on it; the code
-    on the side of the number and area where this sheet's labels have theirs."""
+    """Where the missing number or code of each label should be: (label index, "number",
+    "digits", "area digits" or "code", box, character height).  The number lies over the
+    area, centred on it (a number and an area read off each other's centre lost a digit
+    at an end: both are read again); the code on the side of the number and area where
+    this sheet's labels have theirs."""
     sides = Counter()
     for lab, anchors in found:
         if lab.land_use is not None and len(lab.tokens) > len(anchors):
@@ -716,6 +725,12 @@ def _zones(found: list[tuple[Label, list[Token]]]) -> list[tuple[int, str, Box, 
         x0, y0, x1, y1 = _union(t.box for t in anchors)
         if lab.parcel_no is None and lab.area_label_m2 is not None:
             out.append((i, "number", (int(x0 - 0.3 * h), int(y0 - 1.9 * h), int(x1 + 0.3 * h), int(y0 - 0.05 * h)), h))
+        elif lab.parcel_no is not None and lab.area_label_m2 is not None and len(anchors) == 2:
+            n, a = anchors
+            if abs(_centre_x(n) - _centre_x(a)) > 0.3 * h:  # off each other's centre: a digit lost at an end
+                xa, xb = int(min(n.box[0], a.box[0]) - 0.3 * h), int(max(n.box[2], a.box[2]) + 0.3 * h)
+                out.append((i, "digits", (xa, int(n.box[1] - 0.2 * h), xb, int(n.box[3] + 0.1 * h)), h))
+                out.append((i, "area digits", (xa, int(a.box[1] - 0.1 * h), xb, int(a.box[3] + 0.2 * h)), h))
         if lab.land_use is None and lab.parcel_no is not None and lab.area_label_m2 is not None:
             cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
             box = {"right": (x1 + 0.05 * h, cy - 0.9 * h, x1 + 3.5 * h, cy + 0.9 * h),
@@ -768,11 +783,13 @@ def _second_look(found: list[tuple[Label, list[Token]]], text: np.ndarray, lines
     (a number standing on a bar that meets a boundary, a code drawn against one), and no
     text row holds them.  Each label missing its number or code is looked at again where
     that should be (:func:`_zones`); what is read there counts only as what was missing (an
-    integer, a code), at half its confidence.
+    integer, a code; for a number or an area read off the centre, a longer one holding its
+    digits and better centred), at half its confidence.
     """
     zones, items = [], []
+    everything = np.zeros_like(used)
     for i, kind, box, h in _zones(found):
-        crop = _zone_crop(box, h, text, lines, cc, used)
+        crop = _zone_crop(box, h, text, lines, cc, everything if kind.endswith("digits") else used)
         if crop is None:
             continue
         (x0, y0, x1, y1), mask = crop
@@ -785,7 +802,23 @@ def _second_look(found: list[tuple[Label, list[Token]]], text: np.ndarray, lines
     for (i, kind), words in zip(zones, _read_images(items, workers=workers, batch_rows=batch_rows)):
         lab, anchors = found[i]
         for w in words:
-            if kind == "number":
+            if kind.endswith("digits"):  # read whole: the digits read before and more, better centred
+                k = 1 if kind == "area digits" else 0
+                q = _numeric(w)
+                if q is None or _has_point(q) != bool(k) or (_as_area(q.text) if k else _as_int(q.text)) is None:
+                    continue
+                mine, other = anchors[k], anchors[1 - k]
+                before, now = mine.text.strip(".,").replace(",", "."), q.text.strip(".,").replace(",", ".")
+                if (len(now) > len(before) and before in now
+                        and abs(_centre_x(q) - _centre_x(other)) < abs(_centre_x(mine) - _centre_x(other))):
+                    if k:
+                        lab.area_label_m2 = _as_area(q.text)
+                    else:
+                        lab.parcel_no = _as_int(q.text)
+                    anchors[k] = q
+                    lab.tokens[k] = Token(q.text, q.box, q.conf / 2)
+                    break
+            elif kind == "number":
                 q = _numeric(w)
                 if q is not None and not _has_point(q) and (v := _as_int(q.text)):
                     lab.parcel_no = v
@@ -800,6 +833,44 @@ def _second_look(found: list[tuple[Label, list[Token]]], text: np.ndarray, lines
                     lab.tokens.append(Token(w.text, w.box, w.conf / (2 * (1 + rank))))
                     break
         _settle(lab)
+
+
+def _read_again(found: list[tuple[Label, list[Token]]], area_of, text: np.ndarray, lines: np.ndarray | None,
+                dark: np.ndarray | None, cc: np.ndarray, *, workers: int, batch_rows: int) -> None:
+    """Read once more, on their own, the areas that disagree with their region's computed area.
+
+    Tesseract reads a row a little differently in another batch; a second reading that
+    agrees with the region replaces the first (at half its confidence), one that does not
+    is dropped: the check picks between readings, it makes none up.
+    """
+    todo, items = [], []
+    everything = np.zeros(int(cc.max()) + 1, bool)  # the zone's text read before counts too
+    for i, (lab, anchors) in enumerate(found):
+        if lab.region == 0 or _agrees(lab.area_label_m2, area_of(lab.region)) is not False:
+            continue
+        a = anchors[-1]  # the area comes after the number
+        h = _height(a)
+        box = (int(a.box[0] - 0.6 * h), int(a.box[1] - 0.1 * h), int(a.box[2] + 0.6 * h), int(a.box[3] + 0.1 * h))
+        crop = _zone_crop(box, h, text, lines if lines is not None else np.zeros_like(text), cc, everything)
+        if crop is None:
+            continue
+        (x0, y0, x1, y1), mask = crop
+        img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+        todo.append(i)
+        items.append((img, x0 + left, f, (y0, y1)))
+    if not items:
+        return
+    for i, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
+        lab, anchors = found[i]
+        for w in words:
+            q = _numeric(w)
+            v = _as_area(q.text) if q is not None else None
+            if v is not None and _agrees(v, area_of(lab.region)):
+                lab.area_label_m2 = v
+                anchors[-1] = q
+                lab.tokens[len(anchors) - 1] = Token(q.text, q.box, q.conf / 2)
+                _settle(lab)
+                break
 
 
 # --- the step --------------------------------------------------------------------------------------------------
@@ -891,6 +962,8 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         if lab.area_label_m2 and len(set(under)) > 1 and pixels is not None:
             # number and area on two sides of a line: the region whose area the label gives
             lab.region = min(under, key=lambda r: abs(np.log(max(pixels[r], 1) * m_per_px**2 / lab.area_label_m2)))
+    if pixels is not None:
+        _read_again(found, area_of, text, lines, dark, cc, workers=workers, batch_rows=batch_rows)
     out: dict[int, Label] = {}
     for lab, _ in found:
         if lab.region == 0:

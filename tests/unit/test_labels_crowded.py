@@ -239,3 +239,17 @@ def test_a_code_the_line_work_took_is_read_where_the_codes_stand(font, size_mm):
     got = read_labels(text & ~taken, regions, px_per_mm=PPMM, lines=lines | taken, dark=dark)
     assert (got[1].parcel_no, got[1].land_use) == (35, "LUC"), got[1].text
     assert (got[2].parcel_no, got[2].area_label_m2, got[2].land_use) == (36, 845.0, "BHK"), got[2].text
+
+
+@pytest.mark.parametrize("font,size_mm", FACES)
+def test_an_area_that_disagrees_with_the_region_is_kept_and_trusted_less(font, size_mm):
+    # the check against the computed area is evidence: the label says what it says
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    cell = int(30 * PPMM)
+    img = Image.new("L", (cell, cell), 238)
+    _fraction(ImageDraw.Draw(img), f, cell / 2, cell / 2, 57, "412.5")
+    regions = np.ones((cell, cell), np.int32)
+    agree = _read(img, regions, m_per_px=float(np.sqrt(412.5 / regions.size)))[1]
+    differ = _read(img, regions, m_per_px=float(np.sqrt(300.0 / regions.size)))[1]
+    assert (agree.parcel_no, agree.area_label_m2) == (differ.parcel_no, differ.area_label_m2) == (57, 412.5)
+    assert differ.confidence == pytest.approx(agree.confidence / 2)
