@@ -233,9 +233,10 @@ def _cut_tall(text: np.ndarray, *, px_per_mm: float) -> np.ndarray:
     return out
 
 
-def _row_crop(cc: np.ndarray, row: tuple[np.ndarray, float, float], stats: np.ndarray,
-              lines: np.ndarray | None, dark: np.ndarray | None = None) -> tuple[Box, np.ndarray]:
-    """The box around a row (its pieces' ids and band) and the mask of its ink in that box.
+def _row_crop(cc: np.ndarray, row: tuple[np.ndarray, float, float], stats: np.ndarray, lines: np.ndarray | None,
+              dark: np.ndarray | None = None) -> tuple[Box, np.ndarray, np.ndarray | None]:
+    """The box around a row (its pieces' ids and band), the mask of its ink in that box, and the
+    same with the boundaries that cross the row drawn in (None when none does).
 
     The ink is the row's pieces, and the strokes of its characters that went to the
     line-work (the stem of a ``1`` standing on a fraction bar that touches a boundary
@@ -274,18 +275,27 @@ def _row_crop(cc: np.ndarray, row: tuple[np.ndarray, float, float], stats: np.nd
                 c0, c1 = max(0, st[k, 0] - round(0.3 * h)), st[k, 0] + st[k, 2] + round(0.3 * h)
                 keep[k] = (k > 0 and st[k, 2] <= h and not (st[k, 1] == 0 and above[c0:c1].any())
                            and not (st[k, 1] + st[k, 3] >= crop.shape[0] and below[c0:c1].any()))
-            if keep.any():
-                band = keep[lab]
+            band = keep[lab]
+            cross = crop & ~band  # boundaries crossing the row, between its ends
+            cross[:, :max(0, x0 - ex0)] = False
+            cross[:, x1 - ex0:] = False
+            if band.any():
                 ys, xs = np.nonzero(band)
-                extra = (ex0, ey0, band)
                 x0, x1 = min(x0, ex0 + int(xs.min())), max(x1, ex0 + int(xs.max()) + 1)
                 y0, y1 = min(y0, ey0 + int(ys.min())), max(y1, ey0 + int(ys.max()) + 1)
+            extra = (ex0, ey0, band, cross)
     mask = np.isin(cc[y0:y1, x0:x1], ids)
+    crossed = None
     if extra is not None:
-        ex0, ey0, band = extra
+        ex0, ey0, band, cross = extra
         ys, xs = np.nonzero(band)
         mask[ys + ey0 - y0, xs + ex0 - x0] = True
-    return (x0, y0, x1, y1), mask
+        ys, xs = np.nonzero(cross)
+        inside = (ys + ey0 >= y0) & (ys + ey0 < y1)
+        if inside.any():
+            crossed = mask.copy()
+            crossed[ys[inside] + ey0 - y0, xs[inside] + ex0 - x0] = True
+    return (x0, y0, x1, y1), mask, crossed
 
 
 def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> tuple[np.ndarray, float, float]:
@@ -377,18 +387,22 @@ def _read_images(items: Iterable[tuple[np.ndarray, float, float, tuple[float, fl
 
 
 def _read_rows(text: np.ndarray, dark: np.ndarray | None, lines: np.ndarray | None, *, px_per_mm: float, workers: int,
-               batch_rows: int) -> tuple[list[Token], np.ndarray, np.ndarray]:
+               batch_rows: int) -> tuple[list[Token], list[Token], np.ndarray, np.ndarray]:
     """Every word on the sheet, with its box: the text rows read by tesseract.
 
-    Also returns the image of text pieces and, per piece, whether a word was read from it.
+    Also returns the codes read again in rows crossed by a boundary, the image of text
+    pieces and, per piece, whether a word was read from it.
     """
     text = _cut_tall(text, px_per_mm=px_per_mm)
     cc, stats, rows = text_rows(text, px_per_mm=px_per_mm, lines=lines)
 
+    crossed = {}
+
     def items():
-        for row in rows:
-            box, mask = _row_crop(cc, row, stats, lines, dark)
-            x0, y0, x1, y1 = box
+        for k, row in enumerate(rows):
+            (x0, y0, x1, y1), mask, cross = _row_crop(cc, row, stats, lines, dark)
+            if cross is not None:
+                crossed[k] = (x0, y0, x1, y1), cross
             img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
             yield img, x0 + left, f, row[1:]
 
@@ -396,7 +410,20 @@ def _read_rows(text: np.ndarray, dark: np.ndarray | None, lines: np.ndarray | No
     used = np.zeros(len(stats), bool)
     for row, found in zip(rows, read):
         used[row[0]] = bool(found)
-    return [w for found in read for w in found], cc, used
+    # rows of letters crossed by a boundary, that gave no code: read again with the boundary
+    # drawn in, for the strokes of the letters that lie along it (an M or N with a line through it)
+    again = [(k, *crossed[k]) for k, found in enumerate(read) if k in crossed
+             and any(c.isalpha() for w in found for c in w.text) and not any(_code_options(w.text)[1] == 0 and
+                                                                              _code_options(w.text)[0] for w in found)]
+    letters = []
+    if again:
+        items2 = []
+        for k, (x0, y0, x1, y1), mask in again:
+            img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+            items2.append((img, x0 + left, f, rows[k][1:]))
+        letters = [w for found in _read_images(items2, workers=workers, batch_rows=batch_rows) for w in found
+                   if _code_options(w.text)[0]]
+    return [w for found in read for w in found], letters, cc, used
 
 
 # --- what a word is --------------------------------------------------------------------------------------------
@@ -537,11 +564,12 @@ def _fractions(nums: list[Token]) -> list[tuple[int, int]]:
     return out
 
 
-def assemble_labels(words: list[Token]) -> list[tuple[Label, list[Token]]]:
+def assemble_labels(words: list[Token], codes: list[Token] = ()) -> list[tuple[Label, list[Token]]]:
     """Labels from the words of a sheet: fractions, then lone numbers and lone areas; codes given out.
 
-    Returns (label, anchors) with ``region`` still 0: the anchors are the tokens of the
-    number and the area (the number first), whose place decides the region.
+    ``codes`` are further readings of codes only (a row read again).  Returns (label,
+    anchors) with ``region`` still 0: the anchors are the tokens of the number and the
+    area (the number first), whose place decides the region.
     """
     pieces = [p for w in words for p in _pieces(w)]
     nums: list[Token] = []
@@ -569,11 +597,11 @@ def assemble_labels(words: list[Token]) -> list[tuple[Label, list[Token]]]:
         elif (v := _as_int(t.text)) is not None and v not in paired and v > 0:
             found.append((Label(0, v, None), [t]))
             used.add(k)
-    codes = _assign_codes(found, [p for k, p in enumerate(pieces) if k not in used])
+    given = _assign_codes(found, [p for k, p in enumerate(pieces) if k not in used] + list(codes))
     for i, (lab, anchors) in enumerate(found):
         lab.tokens = list(anchors)
-        if i in codes:
-            lab.land_use, code_token, code_conf = codes[i]
+        if i in given:
+            lab.land_use, code_token, code_conf = given[i]
             lab.tokens.append(Token(code_token.text, code_token.box, code_conf))
         _settle(lab)
     return found
@@ -947,8 +975,9 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     char_h = _char_height(text, px_per_mm)
     if char_h is not None:
         text = _without_bars(text, char_h)
-    words, cc, used = _read_rows(text, dark, lines, px_per_mm=px_per_mm, workers=workers, batch_rows=batch_rows)
-    found = assemble_labels(words)
+    words, codes, cc, used = _read_rows(text, dark, lines, px_per_mm=px_per_mm, workers=workers,
+                                        batch_rows=batch_rows)
+    found = assemble_labels(words, codes)
     if lines is not None:
         _second_look(found, text, lines, dark, cc, used, workers=workers, batch_rows=batch_rows)
     pixels = np.bincount(labels.ravel()) if m_per_px else None
