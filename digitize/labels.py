@@ -88,15 +88,16 @@ def text_rows(text: np.ndarray, *, px_per_mm: float,
     Characters are the connected pieces 0.7-5 mm tall.  Two of them chain when their
     heights differ by less than a third, their tops and their bottoms by less than a
     quarter of a character, and the gap between them is under 0.8 of a character height,
-    or, where ``lines`` (the line-work) crosses the gap, its columns not counted, under
-    0.35 of one: a code drawn over a boundary stays one word, the labels of two parcels
-    on either side of the boundary do not join.  A decimal point in the gap bridges up
-    to 0.8 of a character on either side (monospaced fonts give it a whole cell).  A piece that is no character on its own (a
-    decimal point, a comma, what a boundary line left of a character) joins the row
-    whose band holds most of it, if it lies within a character of the row's ends.
-    Returns the image of pieces (connected-component labels), their stats (OpenCV's:
-    x, y, width, height, area) and the rows, in no order: the ids of a row's pieces and
-    its band (the median top and bottom of its characters).
+    or, its columns of ink (``lines``, the line-work, crossing it; what a line left of a
+    character) not counted, under 0.35 of one: a code drawn over a boundary stays one
+    word, the labels of two parcels either side of the boundary do not join.  A decimal
+    point in the gap bridges up to 0.8 of a character on either side (monospaced fonts
+    give it a whole cell).  A piece that is no character on its own (a decimal point, a
+    comma, what a boundary line left of a character) joins the row whose band holds most
+    of it, if it lies within a character of the row's ends.  Returns the image of pieces
+    (connected-component labels), their stats (OpenCV's: x, y, width, height, area) and
+    the rows, in no order: the ids of a row's pieces and its band (the median top and
+    bottom of its characters).
     """
     n, cc, stats, _ = cv2.connectedComponentsWithStats(text.astype(np.uint8), connectivity=8)
     x0, y0 = stats[:, 0].astype(float), stats[:, 1].astype(float)
