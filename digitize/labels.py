@@ -1,15 +1,29 @@
 """Read parcel labels (nhãn thửa): parcel number, area and land-use code.
 
-A label is a small cluster of text: commonly the parcel number over the area (a
-fraction), with the land-use code beside or below.  Layouts, fonts and sizes vary, so
-nothing here assumes one: the text pieces of a region are grouped into clusters, each
-cluster is cut into rows, all rows of the sheet are read by tesseract in a few batched
-calls, and the tokens are then sorted out by what they look like (a three-letter code
-from the land-use table, a decimal area, an integer) and where they are (the number
-on top, the area under it).
+A label is the parcel number over its area (a fraction), with the land-use code beside
+it or below.  On a crowded sheet labels are small, overlap their neighbours' labels and
+cross boundary lines, so reading goes from the characters up and never groups ink by
+mere nearness:
 
-The checks of what was read (area label against computed area, code in the land-use
-table, number unique on the sheet) are :func:`gis.topology.check_parcels`'s.
+1. characters: the connected pieces of the text ink, fraction bars taken out;
+2. text rows (:func:`text_rows`): characters of about one height standing on one
+   baseline, less than about a character apart, chained; a code drawn half-way between
+   the number and the area stands on a baseline of its own, so it makes a row of its
+   own.  Small marks (decimal points, pieces of characters cut by a line) join the row
+   they sit in;
+3. words: every row of the sheet read by tesseract in a few batched calls, each word
+   with its box on the scan;
+4. labels (:func:`assemble_labels`): a number directly over an area and centred on it
+   makes a fraction; the code is the three-letter word nearest to a fraction, on the
+   side where the sheet draws its codes;
+5. a second look (:func:`_second_look`) where a label misses its number or code, or its
+   number and area are read off each other's centre: characters that touch a boundary
+   or a bar often went to the line-work, and are read there from the ink no row took.
+
+What was read is then checked, as evidence rather than as answers: the area against the
+region's computed area, the code against the land-use table, the number against the
+other numbers of the sheet.  A reading that fails gets a low confidence (and
+:func:`gis.topology.check_parcels` flags it for a human); no value is ever made up.
 """
 
 from __future__ import annotations
@@ -18,33 +32,37 @@ import os
 import re
 import subprocess
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from gis.errors import DigitizeError
 from gis.landuse import is_land_use_code, land_uses
 
-__all__ = ["Label", "Token", "find_label_clusters", "parse_label", "read_labels", "restore_decimal"]
+__all__ = ["Label", "Token", "assemble_labels", "read_labels", "restore_decimal", "text_rows"]
 
 _ROW_HEIGHT = 36  # pixels of a text row handed to tesseract
+_WEAK_INK = 31  # darkness (0-255) of the faintest ink, as :func:`digitize.vectorize.ink_mask` has it
 _WHITELIST = "0123456789.,ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _TO_DIGIT = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "T": "7", "Z": "2", "S": "5",
                            "B": "8", "G": "6", "A": "4"})
 _TO_LETTER = str.maketrans({"0": "O", "1": "L", "2": "Z", "5": "S", "8": "B", "6": "G", "4": "A", "7": "T"})
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in scan pixels
 
 
 @dataclass(frozen=True)
 class Token:
-    """One word read by tesseract, with its row in the label and its confidence (0..1)."""
+    """One word, or a piece of one, read on the sheet: its text, box and confidence (0..1)."""
 
     text: str
-    row: int
-    x: float
-    conf: float
-    box: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 in scan pixels, when known
+    box: Box
+    conf: float = 1.0
 
 
 @dataclass
@@ -57,158 +75,238 @@ class Label:
     land_use: str | None = None
     confidence: float = 0.0
     text: str = ""
-    bbox: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 in scan pixels
-    tokens: list[Token] = field(default_factory=list)
+    bbox: Box | None = None
+    tokens: list[Token] = field(default_factory=list)  # number, area, code: the tokens read for them
 
 
-def find_label_clusters(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines: np.ndarray | None = None,
-                        min_height_mm: float = 1.0) -> list[tuple[int, tuple[int, int, int, int]]]:
-    """Group text ink into label clusters and give each its region.
+# --- characters and rows ---------------------------------------------------------------------------------------
 
-    Characters closer than about a character height join one cluster, but never
-    across the line-work (``lines``), so the labels of small neighbouring parcels stay
-    apart.  Returns (region id, bbox x0, y0, x1, y1) for each cluster tall enough to
-    be text, largest first within a region.
+def text_rows(text: np.ndarray, *, px_per_mm: float,
+              lines: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, float, float]]]:
+    """Chain the characters of the text ink into rows.
+
+    Characters are the connected pieces 0.7-5 mm tall.  Two of them chain when their
+    heights differ by less than a third, their tops and their bottoms by less than a
+    quarter of a character, and the gap between them is under 0.8 of a character height,
+    or, its columns of ink (``lines``, the line-work, crossing it; what a line left of a
+    character) not counted, under 0.35 of one: a code drawn over a boundary stays one
+    word, the labels of two parcels either side of the boundary do not join.  A decimal
+    point in the gap bridges up to 0.8 of a character on either side (monospaced fonts
+    give it a whole cell).  A piece that is no character on its own (a decimal point, a
+    comma, what a boundary line left of a character) joins the row whose band holds most
+    of it, if it lies within a character of the row's ends.  Returns the image of pieces
+    (connected-component labels), their stats (OpenCV's: x, y, width, height, area) and
+    the rows, in no order: the ids of a row's pieces and its band (the median top and
+    bottom of its characters).
     """
-    kx = max(3, round(1.6 * px_per_mm)) | 1
-    ky = max(3, round(1.2 * px_per_mm)) | 1
-    grown = cv2.dilate(text.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (kx, ky)))
+    n, cc, stats, _ = cv2.connectedComponentsWithStats(text.astype(np.uint8), connectivity=8)
+    x0, y0 = stats[:, 0].astype(float), stats[:, 1].astype(float)
+    w, h = stats[:, 2].astype(float), stats[:, 3].astype(float)
+    x1, y1 = x0 + w, y0 + h
+    ids = np.arange(n)
+    main = (ids > 0) & (h >= 0.7 * px_per_mm) & (h <= 5.0 * px_per_mm) & (stats[:, 4] >= 0.08 * h * h)
+    m = ids[main]
+    if len(m) == 0:
+        return cc, stats, []
+    tree = cKDTree(np.column_stack([x0[m], (y0[m] + y1[m]) / 2]))
+    near = tree.query_ball_point(np.column_stack([x1[m], (y0[m] + y1[m]) / 2]), r=2.2 * h[m])
+    a = np.repeat(np.arange(len(m)), [len(q) for q in near])
+    b = np.fromiter((j for q in near for j in q), dtype=np.int64, count=len(a))
+    i, j = m[a], m[b]
+    hi, lo = np.maximum(h[i], h[j]), np.minimum(h[i], h[j])
+    gap = x0[j] - x1[i]
+    ok = ((i != j) & (hi <= 1.35 * lo) & (np.abs(y0[i] - y0[j]) <= 0.25 * hi) & (np.abs(y1[i] - y1[j]) <= 0.25 * hi)
+          & (gap >= -0.35 * hi))
+    wide = ok & (gap > 0.8 * hi)
+    marks = np.flatnonzero((ids > 0) & (h < 0.7 * px_per_mm) & (w < 0.7 * px_per_mm) & (stats[:, 4] >= 2))
+    dots = cKDTree(np.column_stack([(x0[marks] + x1[marks]) / 2, (y0[marks] + y1[marks]) / 2])) if len(marks) else None
+    for k in np.flatnonzero(wide & (gap <= 2.0 * hi)):
+        a_, b_, hk = i[k], j[k], hi[k]
+        if dots is not None:  # a decimal point in a wide gap (a monospaced font gives it a whole cell)
+            base = max(y1[a_], y1[b_])
+            q = marks[dots.query_ball_point(((x1[a_] + x0[b_]) / 2, base - 0.15 * hk), r=max(gap[k] / 2, 0.3 * hk))]
+            q = q[(h[q] < 0.35 * hk) & (w[q] < 0.35 * hk) & (y1[q] >= base - 0.2 * hk) & (y0[q] <= base + 0.1 * hk)
+                  & (x0[q] - x1[a_] <= 0.8 * hk) & (x0[b_] - x1[q] <= 0.8 * hk)]
+            if len(q):
+                wide[k] = False
+                continue
+        # a gap crossed by a boundary line, or holding what it left of a character: its columns of ink do not count
+        ya, yb = int(max(y0[a_], y0[b_])), int(min(y1[a_], y1[b_]))
+        wide[k] = gap[k] - _ink_columns(text, lines, ya, yb, int(x1[a_]), int(x0[b_])) > 0.35 * hk
+    ok &= ~wide
+    graph = coo_matrix((np.ones(int(ok.sum())), (a[ok], b[ok])), shape=(len(m), len(m)))
+    _, comp = connected_components(graph, directed=False)
+    order = np.argsort(comp, kind="stable")
+    rows = np.split(m[order], np.flatnonzero(np.diff(comp[order])) + 1)
+    # a row's band: its pieces' median top and bottom
+    top, bot = _group_median(y0, rows), _group_median(y1, rows)
+    left = np.array([x0[r].min() for r in rows])
+    right = np.array([x1[r].max() for r in rows])
+    size = np.array([len(r) for r in rows])
+    rh = bot - top
+    # pieces to attach: those too small for a character, and lone pieces
+    small = (ids > 0) & ~main & (h < 0.7 * px_per_mm) & (stats[:, 4] >= 2)
+    cand = np.concatenate([ids[small], [int(r[0]) for r in rows if len(r) == 1]]).astype(np.int64)
+    if len(cand) == 0:
+        return cc, stats, [(r, float(t), float(b)) for r, t, b in zip(rows, top, bot)]
+    tree = cKDTree(np.column_stack([(x0[cand] + x1[cand]) / 2, (y0[cand] + y1[cand]) / 2]))
+    cx, cy = (left + right) / 2, (top + bot) / 2
+    reach = np.hypot((right - left) / 2 + 0.6 * rh, 1.2 * rh)
+    best: dict[int, tuple[float, int]] = {}
+    for r, q in enumerate(tree.query_ball_point(np.column_stack([cx, cy]), r=reach)):
+        if not q:
+            continue
+        p = cand[q]
+        inside = np.minimum(y1[p], bot[r]) - np.maximum(y0[p], top[r])
+        fits = (inside >= 0.6 * h[p]) & (h[p] - inside <= 0.45 * rh[r]) & (h[p] <= 1.4 * rh[r])
+        if size[r] == 1:  # a lone character takes only what is clearly smaller than itself
+            fits &= (p != rows[r][0]) & (h[p] < 0.8 * rh[r])
+        gap = np.maximum(left[r] - x1[p], x0[p] - right[r])
+        # a mark (a decimal point, a comma) lies between characters, or just after one on the baseline
+        low = (y0[p] + y1[p]) / 2 >= bot[r] - 0.35 * rh[r]
+        mark = (h[p] < 0.35 * rh[r]) & (w[p] < 0.35 * rh[r])
+        fits &= mark | (w[p] <= rh[r])  # a mark, or a piece of one character at most
+        near_ = fits & (gap <= np.where(~mark, 0.6, np.where(low, 0.2, 0.0)) * rh[r])
+        for k in np.flatnonzero(fits & ~near_ & ~mark & (gap <= 2.0 * rh[r])):  # as above
+            xa, xb = (int(x1[p[k]]), int(left[r])) if x1[p[k]] <= left[r] else (int(right[r]), int(x0[p[k]]))
+            near_[k] = gap[k] - _ink_columns(text, lines, int(top[r]), int(bot[r]), xa, xb) <= 0.35 * rh[r]
+        for piece in p[near_]:
+            d = abs((y0[piece] + y1[piece]) / 2 - cy[r]) / rh[r]
+            if piece not in best or d < best[piece][0]:
+                best[piece] = (d, r)
+    # a lone piece joins its row with whatever it took itself: rows merge, the band of the largest holds
+    solo = {int(rows[r][0]): r for r in np.flatnonzero(size == 1)}
+    graph = coo_matrix((np.ones(len(best)), ([solo.get(p, r) for p, (_, r) in best.items()],
+                                             [r for _, r in best.values()])), shape=(len(rows), len(rows)))
+    _, group = connected_components(graph, directed=False)
+    pieces: dict[int, list[np.ndarray]] = {}
+    for r, g in enumerate(group):
+        pieces.setdefault(g, []).append(rows[r])
+    for p, (_, r) in best.items():
+        if p not in solo:
+            pieces[group[r]].append(np.array([p], dtype=rows[r].dtype))
+    lead = {}
+    for r, g in enumerate(group):
+        if g not in lead or (size[r], rh[r]) > (size[lead[g]], rh[lead[g]]):
+            lead[g] = r
+    out = [(np.concatenate(pieces[g]), float(top[r]), float(bot[r])) for g, r in lead.items()]
+    return cc, stats, out
+
+
+def _group_median(values: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    """The median of ``values`` over each group of indices (the upper one of an even count's two middles)."""
+    sizes = np.array([len(g) for g in groups])
+    which = np.repeat(np.arange(len(groups)), sizes)
+    v = values[np.concatenate(groups)]
+    order = np.lexsort((v, which))
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return v[order][start + sizes // 2]
+
+
+def _ink_columns(text: np.ndarray, lines: np.ndarray | None, ya: int, yb: int, xa: int, xb: int) -> int:
+    """How many columns of the box ``[ya, yb) x [xa, xb)`` hold ink: text, or line-work when given."""
+    ink = text[ya:yb, xa:xb]
     if lines is not None:
-        grown &= ~cv2.dilate(lines.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        grown |= text.astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-    out = []
-    min_h = min_height_mm * px_per_mm
-    for i in range(1, n):
-        x, y, w, h, _ = stats[i]
-        inner = text[y:y + h, x:x + w] & (lab[y:y + h, x:x + w] == i)
-        if not inner.any():
-            continue
-        ys, xs = np.nonzero(inner)
-        x0, x1, y0, y1 = x + xs.min(), x + xs.max() + 1, y + ys.min(), y + ys.max() + 1
-        if y1 - y0 < min_h:
-            continue
-        regs = labels[y + ys, x + xs]
-        regs = regs[regs > 0]
-        if len(regs) == 0:
-            continue
-        out.append((int(np.bincount(regs).argmax()), (int(x0), int(y0), int(x1), int(y1)), len(ys)))
-    return _merge_near(out, 3.0 * px_per_mm)
+        ink = ink | lines[ya:yb, xa:xb]
+    return int(ink.any(axis=0).sum())
 
 
-def _merge_near(clusters: list[tuple[int, tuple[int, int, int, int], int]],
-                reach: float) -> list[tuple[int, tuple[int, int, int, int]]]:
-    """Merge clusters of one region lying within ``reach`` pixels of each other; largest first."""
-    by_region: dict[int, list[list]] = {}
-    for region, box, size in clusters:
-        by_region.setdefault(region, []).append([*box, size])
-    out = []
-    for region, boxes in by_region.items():
-        merged = True
-        while merged:
-            merged = False
-            for i in range(len(boxes)):
-                for j in range(i + 1, len(boxes)):
-                    a, b = boxes[i], boxes[j]
-                    dx = max(a[0], b[0]) - min(a[2], b[2])
-                    dy = max(a[1], b[1]) - min(a[3], b[3])
-                    if max(dx, dy) <= reach:
-                        boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), a[4] + b[4]]
-                        del boxes[j]
-                        merged = True
-                        break
-                if merged:
-                    break
-        boxes.sort(key=lambda b: -b[4])
-        out.extend((region, (b[0], b[1], b[2], b[3])) for b in boxes)
+def _cut_tall(text: np.ndarray, *, px_per_mm: float) -> np.ndarray:
+    """The text ink with characters of two rows that touch cut apart.
+
+    A piece taller than the characters around it (1.2 times their median height)
+    is two characters, one over the other, touching: it is cut across at its narrowest
+    row between where one character of normal height ends and the other begins.
+    """
+    _, cc, stats, _ = cv2.connectedComponentsWithStats(text.astype(np.uint8), connectivity=8)
+    h = stats[:, 3].astype(float)
+    ok = np.flatnonzero((h >= 0.7 * px_per_mm) & (h <= 8.0 * px_per_mm))
+    ok = ok[ok > 0]
+    if len(ok) < 3:
+        return text
+    centres = stats[ok, :2] + stats[ok, 2:4] / 2
+    _, nb = cKDTree(centres).query(centres, k=min(9, len(ok)))
+    local = np.median(h[ok][nb], axis=1)
+    out = text.copy()
+    for k in np.flatnonzero(h[ok] >= 1.2 * local):
+        i, med = ok[k], local[k]
+        x, y, w, hh, _ = stats[i]
+        comp = cc[y:y + hh, x:x + w] == i
+        widths = comp.sum(axis=1)
+        lo = max(1, int(min(hh - med, med) - 0.25 * med))
+        hi = min(hh - 1, int(max(hh - med, med) + 0.25 * med) + 1)
+        if hi <= lo:
+            continue
+        r = lo + int(np.argmin(widths[lo:hi]))
+        if hh > 1.6 * med or widths[r] <= max(2, 0.25 * np.median(widths)):
+            out[y + r, x:x + w] &= ~comp[r]
     return out
 
 
-def _rows(crop: np.ndarray, px_per_mm: float, char_h: float | None = None) -> list[tuple[int, np.ndarray]]:
-    """Cut a binary label crop into text lines, top to bottom.
+def _row_crop(cc: np.ndarray, owner: np.ndarray, k: int, row: tuple[np.ndarray, float, float], stats: np.ndarray,
+              lines: np.ndarray | None, dark: np.ndarray | None = None) -> tuple[Box, np.ndarray, np.ndarray | None]:
+    """The box around row ``k`` (its pieces' ids and band; ``owner`` gives each piece's row), the
+    mask of its ink in that box, and the same with the boundaries that cross the row drawn in
+    (None when none does).
 
-    Characters (connected pieces, without fraction bars and specks) are chained into
-    a line when they overlap vertically by half the smaller height and are less than
-    two character heights apart; each line comes back as (top row, mask of its
-    characters over the crop's width).  ``char_h`` is the sheet's character height
-    (pixels), else the crop's median piece height.
+    The ink is the row's pieces, and the strokes of its characters that went to the
+    line-work (the stem of a ``1`` standing on a fraction bar that touches a boundary
+    goes with the bar): line-work in the row's band, within a character of its ends,
+    that does not run on upwards out of the band as a boundary crossing the row does
+    (nor lies flat along the band as a bar).  With ``dark``, only ink runs on: line-work
+    that bridges a gap (a ``1`` under a boundary joined to it) does not.
     """
-    crop = crop.copy()
-    prof = crop.sum(axis=1)
-    if prof.any():  # cut where rows of text touch: a neck of a row or two between full rows
-        low = np.flatnonzero((prof > 0) & (prof <= max(2, 0.12 * np.median(prof[prof > 0]))))
-        full = prof >= 0.3 * np.median(prof[prof > 0])
-        for r in low:  # not the thin stem of a lone 1 or 7: full rows just above and just below
-            if full[max(0, r - 3):r].any() and full[r + 1:r + 4].any():
-                crop[r] = False
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
-    if n > 2:  # characters of two rows that touch: cut a too-tall piece at its narrow waist
-        med = char_h or float(np.median(stats[1:, cv2.CC_STAT_HEIGHT]))
-        cut = False
-        for i in np.flatnonzero(stats[:, cv2.CC_STAT_HEIGHT] > 1.2 * med):
-            if i == 0:
-                continue
-            x, y, w, h, _ = stats[i]
-            comp = lab[y:y + h, x:x + w] == i
-            widths = comp.sum(axis=1)
-            # the neck lies about where one character of normal height ends and the other begins
-            lo = max(1, int(min(h - med, med) - 0.25 * med))
-            hi = min(h - 1, int(max(h - med, med) + 0.25 * med) + 1)
-            if hi <= lo:
-                continue
-            r = lo + int(np.argmin(widths[lo:hi]))
-            if h > 1.6 * med or widths[r] <= max(2, 0.25 * np.median(widths)):
-                crop[y + r, x:x + w] &= ~comp[r]
-                cut = True
-        if cut:
-            n, lab, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
-    chars = []
-    for i in range(1, n):
-        x, y, w, h, a = stats[i]
-        if (h < 0.6 * px_per_mm and w > 3 * h) or a < 0.05 * px_per_mm**2:
-            continue  # a fraction bar, an underline or a speck
-        chars.append((i, x, y, w, h))
-    if not chars:
-        return []
-    tall = float(np.median([c[4] for c in chars]))
-    marks = [c for c in chars if c[4] < 0.45 * tall]  # decimal points, commas
-    chars = [c for c in chars if c[4] >= 0.45 * tall]
-    parent = list(range(len(chars)))
-
-    def find(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    for a_, (_, xa, ya, wa, ha) in enumerate(chars):
-        for b_, (_, xb, yb, wb, hb) in enumerate(chars[a_ + 1:], start=a_ + 1):
-            overlap = min(ya + ha, yb + hb) - max(ya, yb)
-            gap = max(xa, xb) - min(xa + wa, xb + wb)
-            small = min(ha, hb)
-            if overlap >= 0.7 * small and gap <= 2.0 * max(ha, hb) and max(ha, hb) <= 2.2 * small:
-                parent[find(a_)] = find(b_)
-    groups: dict[int, list[int]] = {}
-    for k in range(len(chars)):
-        groups.setdefault(find(k), []).append(k)
-    for m, (_, xm, ym, wm, hm) in enumerate(marks):  # a mark joins the line it sits in
-        near = [k for k, (_, x, y, w, h) in enumerate(chars)
-                if y - 0.2 * h <= ym and ym + hm <= y + 1.2 * h and max(x, xm) - min(x + w, xm + wm) <= 0.6 * h]
-        if near:
-            groups[find(near[0])].append(-1 - m)
-    lines = []
-    for members in groups.values():
-        items = [chars[k] if k >= 0 else marks[-1 - k] for k in members]
-        ids = [c[0] for c in items]
-        members = [k for k in members if k >= 0]
-        y0 = min(chars[k][2] for k in members)
-        y1 = max(chars[k][2] + chars[k][4] for k in members)
-        if y1 - y0 < 0.8 * px_per_mm:
-            continue
-        mask = np.isin(lab[y0:y1], ids)
-        lines.append(((y0 + y1) / 2, y0, mask))
-    lines.sort(key=lambda t: t[0])
-    return [(y0, m) for _, y0, m in lines]
+    s = stats[row[0]]
+    top, bot = row[1], row[2]
+    x0, y0 = int(s[:, 0].min()), int(s[:, 1].min())
+    x1, y1 = int((s[:, 0] + s[:, 2]).max()), int((s[:, 1] + s[:, 3]).max())
+    h = max(bot - top, 1.0)
+    extra = None
+    if lines is not None:
+        ex0, ex1 = max(0, int(x0 - 1.2 * h)), min(lines.shape[1], int(x1 + 1.2 * h))
+        ey0, ey1 = max(0, int(top - 0.1 * h)), min(lines.shape[0], int(np.ceil(bot)))
+        up, down = max(0, int(top - 0.5 * h)), min(lines.shape[0], int(bot + 0.6 * h))
+        if lines[ey0:ey1, ex0:ex1].any() and ey0 > up and down > ey1:
+            # line-work off the horizontal (bars, boundaries along the row), over and under the band too
+            near = lines[up:down, ex0:ex1].astype(np.uint8)
+            flat = cv2.morphologyEx(near, cv2.MORPH_OPEN, np.ones((1, max(3, round(0.8 * h))), np.uint8))
+            steep = near.astype(bool) & ~flat.astype(bool)
+            crop = steep[ey0 - up:ey1 - up]
+            n, lab, st, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
+            if dark is not None:  # line-work that bridges a gap is no ink, and carries no boundary on
+                steep &= dark[up:down, ex0:ex1] > _WEAK_INK
+            above = steep[:ey0 - up].any(axis=0)
+            below = steep[int(bot + 0.4 * h) - up:].any(axis=0)
+            own = cv2.dilate((owner[cc[ey0:ey1, ex0:ex1]] == k).astype(np.uint8), np.ones((5, 5), np.uint8))
+            # touching the row's own ink, or a stroke standing in the band just beyond its ends
+            keep = np.bincount(lab[own.astype(bool) & crop], minlength=n) > 0
+            keep |= ((st[:, 3] >= 0.6 * h) & (st[:, 0] + st[:, 2] >= x0 - ex0 - 0.6 * h)
+                     & (st[:, 0] <= x1 - ex0 + 0.6 * h))
+            for j in np.flatnonzero(keep):
+                c0, c1 = max(0, st[j, 0] - round(0.3 * h)), st[j, 0] + st[j, 2] + round(0.3 * h)
+                keep[j] = (j > 0 and st[j, 2] <= h and not (st[j, 1] == 0 and above[c0:c1].any())
+                           and not (st[j, 1] + st[j, 3] >= crop.shape[0] and below[c0:c1].any()))
+            band = keep[lab]
+            cross = crop & ~band  # boundaries crossing the row, between its ends
+            cross[:, :max(0, x0 - ex0)] = False
+            cross[:, x1 - ex0:] = False
+            if band.any():
+                ys, xs = np.nonzero(band)
+                x0, x1 = min(x0, ex0 + int(xs.min())), max(x1, ex0 + int(xs.max()) + 1)
+                y0, y1 = min(y0, ey0 + int(ys.min())), max(y1, ey0 + int(ys.max()) + 1)
+            extra = (ex0, ey0, band, cross)
+    mask = owner[cc[y0:y1, x0:x1]] == k
+    crossed = None
+    if extra is not None:
+        ex0, ey0, band, cross = extra
+        ys, xs = np.nonzero(band)
+        mask[ys + ey0 - y0, xs + ex0 - x0] = True
+        ys, xs = np.nonzero(cross)
+        inside = (ys + ey0 >= y0) & (ys + ey0 < y1)
+        if inside.any():
+            crossed = mask.copy()
+            crossed[ys[inside] + ey0 - y0, xs[inside] + ex0 - x0] = True
+    return (x0, y0, x1, y1), mask, crossed
 
 
 def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> tuple[np.ndarray, float, float]:
@@ -220,11 +318,9 @@ def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> tuple[np.ndarray, f
     where the image's column 0 lies in the mask's columns and the scale factor, so a
     column ``c`` of the image is column ``left + c / scale`` of the mask.
     """
-    xs = np.nonzero(mask.any(axis=0))[0]
-    mask = mask[:, xs.min():xs.max() + 1]
     if dark is not None:
         near = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        ink = np.where(near, dark[:, xs.min():xs.max() + 1], 0).astype(np.float32)
+        ink = np.where(near, dark, 0).astype(np.float32)
         vals = ink[mask]
         k = int(0.9 * (len(vals) - 1))
         top = max(float(np.partition(vals, k)[k]), 1.0)  # the 90th percentile, without sorting
@@ -232,22 +328,26 @@ def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> tuple[np.ndarray, f
     else:
         img = np.where(mask, 0, 255).astype(np.float32)
     pad = max(2, mask.shape[0] // 6)
-    img = np.pad(img, pad, constant_values=255)
+    img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
     f = _ROW_HEIGHT / img.shape[0]
     img = cv2.resize(img, (max(1, round(img.shape[1] * f)), _ROW_HEIGHT),
                      interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA).clip(0, 255).astype(np.uint8)
-    return img, float(xs.min() - pad), f
+    return img, float(-pad), f
 
+
+# --- reading ---------------------------------------------------------------------------------------------------
 
 def _tesseract_tsv(image: np.ndarray) -> list[dict[str, str]]:
     """Run Debian's tesseract on a grey image; the word rows of its TSV output.
 
     One thread per run (``OMP_THREAD_LIMIT=1``): the batches already run side by side,
-    and OpenMP threads fighting over two cores make tesseract several times slower.
+    and OpenMP threads fighting over two cores make tesseract several times slower.  No
+    second try on the inverted image of a line read badly (dark text on light paper only):
+    a tenth of the time, and it changed only stray letters.
     """
     _, png = cv2.imencode(".png", image)
     cmd = ["tesseract", "stdin", "stdout", "--psm", "6", "-c", f"tessedit_char_whitelist={_WHITELIST}",
-           "-c", "load_system_dawg=0", "-c", "load_freq_dawg=0", "tsv"]
+           "-c", "load_system_dawg=0", "-c", "load_freq_dawg=0", "-c", "tessedit_do_invert=0", "tsv"]
     try:
         run = subprocess.run(cmd, input=png.tobytes(), capture_output=True, check=True,
                              env={**os.environ, "OMP_THREAD_LIMIT": "1"})
@@ -279,6 +379,75 @@ def _ocr_batch(rows: list[np.ndarray]) -> list[list[tuple[str, float, float, flo
     return out
 
 
+def _read_images(items: Iterable[tuple[np.ndarray, float, float, tuple[float, float]]], *, workers: int,
+                 batch_rows: int) -> list[list[Token]]:
+    """Read row images (image, scan column of its column 0, scale, band) with tesseract; the words
+    of each, boxed in scan pixels.  A batch goes to tesseract as soon as it is full, while the
+    next rows are cut; a list of rows is shared out evenly between the workers."""
+    workers = max(1, workers)
+    if isinstance(items, list) and items:
+        batches = workers * -(-len(items) // (workers * batch_rows))
+        batch_rows = -(-len(items) // batches)
+    places, batch, jobs = [], [], []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for img, xl, f, band in items:
+            places.append((xl, f, band))
+            batch.append(img)
+            if len(batch) >= batch_rows:
+                jobs.append(pool.submit(_ocr_batch, batch))
+                batch = []
+        if batch:
+            jobs.append(pool.submit(_ocr_batch, batch))
+        read = [w for job in jobs for w in job.result()]
+    return [[Token(word, (int(xl + lo / f), round(top), int(np.ceil(xl + hi / f)), round(bot)), c)
+             for word, lo, hi, c in found] for (xl, f, (top, bot)), found in zip(places, read)]
+
+
+def _read_rows(text: np.ndarray, dark: np.ndarray | None, lines: np.ndarray | None, *, px_per_mm: float, workers: int,
+               batch_rows: int) -> tuple[list[Token], list[Token], np.ndarray, np.ndarray]:
+    """Every word on the sheet, with its box: the text rows read by tesseract.
+
+    Also returns the codes read again in rows crossed by a boundary, the image of text
+    pieces and, per piece, whether a word was read from it.
+    """
+    text = _cut_tall(text, px_per_mm=px_per_mm)
+    cc, stats, rows = text_rows(text, px_per_mm=px_per_mm, lines=lines)
+
+    crossed = {}
+    owner = np.full(len(stats), -1, np.int32)
+    for k, row in enumerate(rows):
+        owner[row[0]] = k
+
+    def items():
+        for k, row in enumerate(rows):
+            (x0, y0, x1, y1), mask, cross = _row_crop(cc, owner, k, row, stats, lines, dark)
+            if cross is not None:
+                crossed[k] = (x0, y0, x1, y1), cross
+            img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+            yield img, x0 + left, f, row[1:]
+
+    read = _read_images(items(), workers=workers, batch_rows=batch_rows)
+    used = np.zeros(len(stats), bool)
+    for row, found in zip(rows, read):
+        used[row[0]] = bool(found)
+    # rows of letters crossed by a boundary, that gave no code for sure: read again with the
+    # boundary drawn in, for the strokes of the letters that lie along it (an M or N with a line through it)
+    again = [(k, *crossed[k]) for k, found in enumerate(read) if k in crossed
+             and any(c.isalpha() for w in found for c in w.text)
+             and not any(len(_code_options(w.text)[0]) == 1 for w in found)]
+    letters = []
+    if again:
+        items2 = []
+        for k, (x0, y0, x1, y1), mask in again:
+            img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+            items2.append((img, x0 + left, f, rows[k][1:]))
+        letters = [w for found in _read_images(items2, workers=workers, batch_rows=batch_rows) for w in found
+                   if _code_options(w.text)[0]]
+    return [w for found in read for w in found], letters, cc, used
+
+
+# --- what a word is --------------------------------------------------------------------------------------------
+
 def _as_int(t: str) -> int | None:
     """An integer, with letters misread for digits put right and a speck read as ``.`` or ``,`` at an end dropped."""
     s = t.translate(_TO_DIGIT).strip(".,")
@@ -286,13 +455,15 @@ def _as_int(t: str) -> int | None:
 
 
 def _as_area(t: str) -> float | None:
-    s = t.translate(_TO_DIGIT).replace(",", ".")
+    """An area: digits with at most two decimals (``,`` read as ``.``), misread letters put right."""
+    s = t.translate(_TO_DIGIT).replace(",", ".").strip(".")
     if re.fullmatch(r"\d{1,7}(\.\d{1,2})?", s):
         return float(s)
     return None
 
 
 def _as_code(t: str) -> str | None:
+    """A land-use code: three letters in the table, or one letter away from exactly one code of it."""
     s = t.upper().translate(_TO_LETTER)
     if len(s) == 3 and s.isalpha():
         if is_land_use_code(s):
@@ -302,107 +473,29 @@ def _as_code(t: str) -> str | None:
     return None
 
 
-def restore_decimal(area_label: float | None, area_m2: float, *, decimals: int = 1) -> float | None:
-    """An area read without its decimal point (``5123`` for ``512.3``), put right.
-
-    Only when the label has no fraction, the computed area is more than 5x smaller,
-    and moving the point by ``decimals`` places brings the two within 10 %.
-    """
-    if area_label is None or area_label != int(area_label) or area_m2 <= 0 or area_label < 5 * area_m2:
-        return area_label
-    fixed = area_label / 10**decimals
-    return fixed if abs(fixed - area_m2) <= 0.1 * area_m2 else area_label
-
-
-def _pieces(t: Token) -> list[Token]:
-    """A word cut into what it holds: split at ``/``, and a land-use code (or a two-letter
-    piece of one) fused with a number (``94CLN``, ``UC27`` where a neighbour's code runs
-    into the number) cut off; each piece gets its share of the word's box."""
-    out = []
-    pos = 0
-    for seg in t.text.split("/"):
-        runs = [seg] if _as_code(seg) else re.findall(r"[A-Z]{2,}|(?:[^A-Z]|[A-Z](?![A-Z]))+", seg)
-        if len(runs) > 1 and not any(r.isalpha() and _is_code_piece(r) for r in runs):
-            runs = [seg]
-        for r in runs:
-            k = seg.find(r) + pos
-            box = t.box
-            if box is not None and len(runs) > 1:
-                w = (box[2] - box[0]) / max(len(t.text), 1)
-                box = (int(box[0] + k * w), box[1], int(np.ceil(box[0] + (k + len(r)) * w)), box[3])
-            x = t.x + 0.5 * (k + len(r) / 2 - len(t.text) / 2)  # about half a row height per character
-            out.append(Token(r, t.row, x, t.conf, box))
-        pos += len(seg) + 1
-    return [p for p in out if p.text]
-
-
 def _is_code_piece(p: str) -> bool:
     """A land-use code, or two letters of one."""
     return bool(_as_code(p)) if len(p) == 3 else len(p) == 2 and any(p in u.code for u in land_uses())
 
 
-def parse_label(tokens: list[Token]) -> tuple[int | None, float | None, str | None, float]:
-    """Sort a label's tokens into (parcel number, area, code, confidence).
-
-    The code is the three-letter token; the parcel number is the first integer of the
-    top row holding a number; the area is a number of a lower row (one with decimals
-    first), or the number after a ``/`` or a second number on the top row.
-    """
-    number, area, code, conf, _ = _parse(tokens)
-    return number, area, code, conf
-
-
-def _parse(tokens: list[Token]) -> tuple[int | None, float | None, str | None, float, list[Token]]:
-    """:func:`parse_label`, and the tokens the number and the area were read from."""
-    code, conf = None, []
-    numbers: list[Token] = []
-    for p in (q for t in tokens for q in _pieces(t)):
-        letters = sum(c.isalpha() for c in p.text)
-        c = _as_code(p.text) if letters >= 2 and len(p.text) == 3 else None
-        if c and code is None:
-            code = c
-            conf.append(p.conf)
-        else:
-            q = _unfused(p)
-            if 2 * sum(c.isalpha() for c in q.text) <= len(q.text):  # mostly digits: a number
-                numbers.append(q)
-    number = area = None
-    anchors = []
-    numbers.sort(key=lambda t: (t.row, t.x))
-    decimal = [t for t in numbers if any(ch in t.text for ch in ".,") and _as_area(t.text) is not None]
-    if decimal:  # the area, written with decimals; the number is the integer nearest above it
-        below = decimal[0]
-        above = [t for t in numbers if t.row < below.row and _as_int(t.text) is not None]
-        if not above:
-            above = [t for t in numbers if t.row == below.row and t.x < below.x and _as_int(t.text) is not None]
-        if above:
-            row = max(t.row for t in above)
-            top = min((t for t in above if t.row == row), key=lambda t: _offset(t, below))
-            number = _as_int(top.text)
-            anchors.append(top)
-            conf.append(top.conf)
-        area = _as_area(below.text)
-        anchors.append(below)
-        conf.append(below.conf)
-    else:
-        top_row = numbers[0].row if numbers else 0
-        if numbers:
-            number = _as_int(numbers[0].text)
-            if number is not None:
-                conf.append(numbers[0].conf)
-                anchors.append(numbers[0])
-                numbers = numbers[1:]
-        candidates = [t for t in numbers if number is None or t.row > top_row]
-        candidates += [t for t in numbers if number is not None and t.row == top_row]
-        for t in candidates:
-            area = _as_area(t.text)
-            if area is not None:
-                conf.append(t.conf)
-                anchors.append(t)
-                break
-    c = float(np.mean(conf)) if conf else 0.0
-    found = sum(v is not None for v in (number, area, code))
-    return number, area, code, c * found / 3, anchors
+def _pieces(t: Token) -> list[Token]:
+    """A word cut into what it holds: a land-use code (or a two-letter piece of one) fused
+    with a number (``94CLN``, ``UC27`` where a neighbour's code runs into the number) cut
+    off; each piece gets its share of the word's box."""
+    if _as_code(t.text):
+        return [t]
+    runs = re.findall(r"[A-Z]{2,}|(?:[^A-Z]|[A-Z](?![A-Z]))+", t.text)
+    if len(runs) < 2 or not any(r.isalpha() and _is_code_piece(r) for r in runs):
+        return [t]
+    out = []
+    k = 0
+    x0, y0, x1, y1 = t.box
+    cw = (x1 - x0) / len(t.text)
+    for r in runs:
+        k = t.text.find(r, k)
+        out.append(Token(r, (int(x0 + k * cw), y0, int(np.ceil(x0 + (k + len(r)) * cw)), y1), t.conf))
+        k += len(r)
+    return out
 
 
 def _unfused(t: Token) -> Token:
@@ -422,24 +515,433 @@ def _unfused(t: Token) -> Token:
     a = len(lead) if foreign(lead) else 0
     b = len(tail) if foreign(tail) else 0
     text = t.text[a:len(t.text) - b]
-    box = t.box
-    if box is not None:
-        cw = (box[2] - box[0]) / len(t.text)
-        box = (int(box[0] + a * cw), box[1], int(np.ceil(box[0] + (a + len(text)) * cw)), box[3])
-    return Token(text, t.row, t.x, t.conf * 0.8, box)
+    cw = (t.box[2] - t.box[0]) / len(t.text)
+    box = (int(t.box[0] + a * cw), t.box[1], int(np.ceil(t.box[0] + (a + len(text)) * cw)), t.box[3])
+    return Token(text, box, t.conf * 0.8)
 
 
-def _offset(a: Token, b: Token) -> float:
-    """How far apart two tokens' centres lie across the page (pixels; 0 without boxes)."""
-    if a.box is None or b.box is None:
-        return 0.0
-    return abs((a.box[0] + a.box[2]) - (b.box[0] + b.box[2])) / 2
+def _numeric(t: Token) -> Token | None:
+    """The token as a number (mostly digits, neighbours' letters cut off), or None."""
+    q = _unfused(t)
+    letters = sum(c.isalpha() for c in q.text)
+    digits = sum(c.isdigit() for c in q.text)
+    if digits == 0 or 2 * letters > len(q.text):
+        return None
+    return q if _as_int(q.text) is not None or _as_area(q.text) is not None else None
+
+
+def _has_point(t: Token) -> bool:
+    """Whether a number is written with decimals (an area)."""
+    s = t.text.strip(".,")
+    return "." in s or "," in s
+
+
+# --- labels from words -----------------------------------------------------------------------------------------
+
+def _height(t: Token) -> float:
+    return float(max(t.box[3] - t.box[1], 1))
+
+
+def _centre_x(t: Token) -> float:
+    return (t.box[0] + t.box[2]) / 2
+
+
+def _fractions(nums: list[Token]) -> list[tuple[int, int]]:
+    """Pairs (number, area) of numeric tokens that make a fraction: the number directly
+    over the area, centred on it, about a bar's thickness above it; best pairs first,
+    each token in one pair at most."""
+    if len(nums) < 2:
+        return []
+    box = np.array([t.box for t in nums], dtype=float)
+    h = box[:, 3] - box[:, 1]
+    cx = (box[:, 0] + box[:, 2]) / 2
+    width = box[:, 2] - box[:, 0]
+    point = np.array([_has_point(t) for t in nums])
+    whole = np.array([_as_int(t.text) is not None for t in nums])
+    tree = cKDTree(np.column_stack([cx, box[:, 1]]))  # the tops of the areas
+    near = tree.query_ball_point(np.column_stack([cx, box[:, 3]]), r=2.0 * h + 0.5 * width)
+    cands = []
+    for i, q in enumerate(near):  # i over j
+        if not whole[i]:
+            continue
+        for j in q:
+            if i == j:
+                continue
+            hi, lo = max(h[i], h[j]), min(h[i], h[j])
+            dy = box[j, 1] - box[i, 3]
+            dx = abs(cx[i] - cx[j])
+            if hi > 1.4 * lo or not -0.25 * hi <= dy <= 1.3 * hi or dx > 0.3 * max(width[i], width[j]) + 0.5 * hi:
+                continue
+            cost = dx / hi + abs(dy - 0.4 * hi) / hi + (0.0 if point[j] else 0.8) + (1.5 if point[i] else 0.0)
+            cands.append((cost, i, j))
+    used: set[int] = set()
+    out = []
+    for _, i, j in sorted(cands):
+        if i in used or j in used:
+            continue
+        used.update((i, j))
+        out.append((i, j))
+    return out
+
+
+def assemble_labels(words: list[Token], codes: list[Token] = ()) -> list[tuple[Label, list[Token]]]:
+    """Labels from the words of a sheet: fractions, then lone numbers and lone areas; codes given out.
+
+    ``codes`` are further readings of codes only (a row read again).  Returns (label,
+    anchors) with ``region`` still 0: the anchors are the tokens of the number and the
+    area (the number first), whose place decides the region.
+    """
+    pieces = [p for w in words for p in _pieces(w)]
+    nums: list[Token] = []
+    src: list[int] = []
+    for k, p in enumerate(pieces):
+        if len(p.text) == 3 and sum(c.isalpha() for c in p.text) >= 2 and _as_code(p.text):
+            continue
+        q = _numeric(p)
+        if q is not None:
+            nums.append(q)
+            src.append(k)
+    found: list[tuple[Label, list[Token]]] = []
+    used: set[int] = set()
+    for i, j in _fractions(nums):
+        n, a = nums[i], nums[j]
+        found.append((Label(0, _as_int(n.text), _as_area(a.text)), [n, a]))
+        used.update((src[i], src[j]))
+    paired = {lab.parcel_no for lab, _ in found}
+    for t, k in zip(nums, src):
+        if k in used:
+            continue
+        if _has_point(t):
+            found.append((Label(0, None, _as_area(t.text)), [t]))
+            used.add(k)
+        elif (v := _as_int(t.text)) is not None and v not in paired and v > 0:
+            found.append((Label(0, v, None), [t]))
+            used.add(k)
+    given = _assign_codes(found, [p for k, p in enumerate(pieces) if k not in used] + list(codes))
+    for i, (lab, anchors) in enumerate(found):
+        lab.tokens = list(anchors)
+        if i in given:
+            lab.land_use, code_token, code_conf = given[i]
+            lab.tokens.append(Token(code_token.text, code_token.box, code_conf))
+        _settle(lab)
+    return found
+
+
+def _settle(lab: Label) -> None:
+    """A label's text, box and confidence from its tokens: their mean confidence, times the share of
+    the three values found."""
+    have = sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use))
+    lab.confidence = float(np.mean([t.conf for t in lab.tokens])) * have / 3
+    lab.text = " | ".join(t.text for t in lab.tokens)
+    lab.bbox = _union(t.box for t in lab.tokens)
+
+
+def _union(boxes) -> Box:
+    """The box around boxes."""
+    b = list(boxes)
+    return min(x[0] for x in b), min(x[1] for x in b), max(x[2] for x in b), max(x[3] for x in b)
+
+
+def _one_edit(read: str, code: str) -> bool:
+    """Whether a word read is one letter off a code: one letter changed, lost or added, or one
+    letter read as two (an ``N`` crossed by a boundary line reads ``I1``)."""
+    if len(read) == len(code):
+        return sum(x != y for x, y in zip(read, code)) == 1
+    if len(read) + 1 == len(code):
+        return any(code[:i] + code[i + 1:] == read for i in range(len(code)))
+    if len(read) == len(code) + 1:
+        return any(read[:i] + read[i + 1:] == code or (read[:i] == code[:i] and read[i + 2:] == code[i + 1:])
+                   for i in range(len(code)))
+    return False
+
+
+def _code_options(text: str) -> tuple[tuple[str, ...], int]:
+    """The land-use codes a word may be, and how sure: the code itself (rank 0); every code
+    one letter away (rank 1: a letter misread, lost to a boundary line, or a line read as
+    one); for two letters, every code with two neighbouring letters one misread away
+    (rank 2: the third letter lost as well)."""
+    if not 2 <= len(text) <= 4 or sum(c.isalpha() for c in text) < len(text) - 1:
+        return (), 0
+    s = text.upper().translate(_TO_LETTER)
+    if not s.isalpha():
+        return (), 0
+    if is_land_use_code(s):
+        return (s,), 0
+    near = tuple(u.code for u in land_uses() if _one_edit(s, u.code))
+    if near or len(s) != 2:
+        return near, 1
+    return tuple(u.code for u in land_uses()
+                 if any(sum(a != b for a, b in zip(s, u.code[i:i + 2])) <= 1 for i in (0, 1))), 2
+
+
+def _code_candidates(words: list[Token]) -> list[tuple[tuple[str, ...], int, tuple, Token]]:
+    """Every land-use code read on the sheet: (codes it may be, rank, word ids used, token).
+
+    A word is a code (rank 0) or near some (ranks 1 and 2, see :func:`_code_options`);
+    so are two short words on one line either side of a boundary (``LU`` | ``C``).
+    """
+    out = []
+    short = []
+    for k, t in enumerate(words):
+        options, rank = _code_options(t.text)
+        if options:
+            out.append((options, rank, (k,), t))
+        if t.text.isalpha() and len(t.text) <= 2:
+            short.append(k)
+    for a in short:
+        for b in short:
+            ta, tb = words[a], words[b]
+            gap = tb.box[0] - ta.box[2]
+            overlap = min(ta.box[3], tb.box[3]) - max(ta.box[1], tb.box[1])
+            if a != b and -2 <= gap <= 0.8 * _height(ta) and overlap >= 0.5 * _height(ta):
+                options, rank = _code_options(ta.text + tb.text)
+                if options and len(ta.text + tb.text) == 3:
+                    out.append((options, rank, (a, b), Token(ta.text + tb.text, _union([ta.box, tb.box]),
+                                                             min(ta.conf, tb.conf))))
+    return out
+
+
+def _side(piece: Box, stack: Box) -> str:
+    """Where a code lies against a number/area stack: right, left, below, above or inside."""
+    cx, cy = (piece[0] + piece[2]) / 2, (piece[1] + piece[3]) / 2
+    if stack[1] <= cy <= stack[3]:
+        return "right" if cx > stack[2] else "left" if cx < stack[0] else "inside"
+    return "below" if cy > stack[3] else "above"
+
+
+def _assign_codes(found: list[tuple[Label, list[Token]]], words: list[Token]) -> dict[int, tuple[str, Token, float]]:
+    """Give each label the land-use code beside its number and area: {label index: (code, token, confidence)}.
+
+    The code sits beside, under or between the number and the area, and on a crowded
+    sheet it often crosses a boundary into the neighbour's text, next to the
+    neighbour's own number.  So the sheet's layout is learnt first: the side of the
+    stack where codes lie when only one stack is near.  Then every code read on the
+    sheet goes to a stack within two character heights, those on the learnt side
+    first, whole codes before near misses, nearest pairs first, one code per label.  A
+    near miss (letters misread, or lost to a boundary line) stands for the one code it
+    is near, else for the one of them read most often on this sheet, at a half (rank 1)
+    or a third (rank 2) of its confidence; when two are read as often, for none.
+    """
+    pieces = _code_candidates(words)
+    seen = Counter(options[0] for options, rank, _, _ in pieces if rank == 0)
+    stacks = {i: _union(t.box for t in a) for i, (_, a) in enumerate(found)}
+    near: dict[int, list[tuple[float, int]]] = {}
+    if pieces and stacks:
+        p = np.array([pc[3].box for pc in pieces], dtype=float)[:, None, :]
+        ids = list(stacks)
+        b = np.array([stacks[i] for i in ids], dtype=float)[None, :, :]
+        gap = np.maximum(np.maximum(np.maximum(p[..., 0], b[..., 0]) - np.minimum(p[..., 2], b[..., 2]),
+                                    np.maximum(p[..., 1], b[..., 1]) - np.minimum(p[..., 3], b[..., 3])), 0)
+        reach = 2.0 * (p[..., 3] - p[..., 1])
+        for a, c in zip(*np.nonzero(gap <= reach)):
+            near.setdefault(int(a), []).append((float(gap[a, c]), ids[c]))
+    sides = Counter(_side(pieces[k][3].box, stacks[v[0][1]]) for k, v in near.items()
+                    if pieces[k][1] == 0 and len(v) == 1)
+    usual = sides.most_common(1)[0][0] if sides else None
+    pairs = sorted((_side(pieces[k][3].box, stacks[i]) != usual, pieces[k][1], d, k, i)
+                   for k, v in near.items() for d, i in v)
+    out: dict[int, tuple[str, Token, float]] = {}
+    used: set[int] = set()
+    for *_, k, i in pairs:
+        options, rank, ws, t = pieces[k]
+        if used.intersection(ws) or i in out:
+            continue
+        ranked = sorted(options, key=lambda c: -seen[c])
+        if len(ranked) > 1 and seen[ranked[0]] == seen[ranked[1]]:
+            continue
+        used.update(ws)
+        out[i] = (ranked[0], t, t.conf / (1 + rank))
+    return out
+
+
+# --- a second look where a number or a code is missing ---------------------------------------------------------
+
+def _zones(found: list[tuple[Label, list[Token]]]) -> list[tuple[int, str, Box, float]]:
+    """Where the missing number or code of each label should be: (label index, "number",
+    "digits", "area digits" or "code", box, character height).  The number lies over the
+    area, centred on it (a number and an area read off each other's centre lost a digit
+    at an end: both are read again); the code on the side of the number and area where
+    this sheet's labels have theirs."""
+    sides = Counter()
+    for lab, anchors in found:
+        if lab.land_use is not None and len(lab.tokens) > len(anchors):
+            sides[_side(lab.tokens[-1].box, _union(t.box for t in anchors))] += 1
+    usual = sides.most_common(1)[0][0] if sides else None
+    out = []
+    for i, (lab, anchors) in enumerate(found):
+        h = float(np.median([_height(t) for t in anchors]))
+        x0, y0, x1, y1 = _union(t.box for t in anchors)
+        if lab.parcel_no is None and lab.area_label_m2 is not None:
+            out.append((i, "number", (int(x0 - 0.3 * h), int(y0 - 1.9 * h), int(x1 + 0.3 * h), int(y0 - 0.05 * h)), h))
+        elif lab.parcel_no is not None and lab.area_label_m2 is not None and len(anchors) == 2:
+            n, a = anchors
+            if abs(_centre_x(n) - _centre_x(a)) > 0.4 * h:  # off each other's centre: a digit lost at an end
+                xa, xb = int(min(n.box[0], a.box[0]) - 0.3 * h), int(max(n.box[2], a.box[2]) + 0.3 * h)
+                out.append((i, "digits", (xa, int(n.box[1] - 0.2 * h), xb, int(n.box[3] + 0.1 * h)), h))
+                out.append((i, "area digits", (xa, int(a.box[1] - 0.1 * h), xb, int(a.box[3] + 0.2 * h)), h))
+        if lab.land_use is None and lab.parcel_no is not None and lab.area_label_m2 is not None:
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            box = {"right": (x1 + 0.05 * h, cy - 0.9 * h, x1 + 3.5 * h, cy + 0.9 * h),
+                   "left": (x0 - 3.5 * h, cy - 0.9 * h, x0 - 0.05 * h, cy + 0.9 * h),
+                   "below": (cx - 2.2 * h, y1 + 0.05 * h, cx + 2.2 * h, y1 + 1.6 * h),
+                   "above": (cx - 2.2 * h, y0 - 1.6 * h, cx + 2.2 * h, y0 - 0.05 * h)}.get(usual)
+            if box is not None:
+                out.append((i, "code", tuple(int(v) for v in box), h))
+    return out
+
+
+def _zone_crop(zone: Box, h: float, text: np.ndarray, lines: np.ndarray, cc: np.ndarray,
+               used: np.ndarray) -> tuple[Box, np.ndarray] | None:
+    """The characters standing in a zone: ink no word was read from (line-work, or text left
+    over), without straight runs longer than a character (bars, boundaries), in pieces that
+    lie inside the zone (what goes on beyond it is a boundary or a neighbour's text)."""
+    m = round(0.5 * h)
+    hgt, wid = text.shape
+    ex0, ey0, ex1, ey1 = max(0, zone[0] - m), max(0, zone[1] - m), min(wid, zone[2] + m), min(hgt, zone[3] + m)
+    if ex1 - ex0 < 3 or ey1 - ey0 < 3:
+        return None
+    ink = lines[ey0:ey1, ex0:ex1] | (text[ey0:ey1, ex0:ex1] & ~used[cc[ey0:ey1, ex0:ex1]])
+    if not ink.any():
+        return None
+    u = ink.astype(np.uint8)
+    runs = (cv2.morphologyEx(u, cv2.MORPH_OPEN, np.ones((1, max(3, round(1.2 * h))), np.uint8))
+            | cv2.morphologyEx(u, cv2.MORPH_OPEN, np.ones((max(3, round(1.5 * h)), 1), np.uint8)))
+    ink &= ~runs.astype(bool)
+    _, lab, st, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    s = 0.15 * h
+    inside = ((st[:, 0] >= zone[0] - ex0 - s) & (st[:, 1] >= zone[1] - ey0 - s) & (st[:, 4] >= 3)
+              & (st[:, 0] + st[:, 2] <= zone[2] - ex0 + s) & (st[:, 1] + st[:, 3] <= zone[3] - ey0 + s))
+    inside[0] = False
+    if not inside.any():
+        return None
+    keep = inside[lab]
+    ys, xs = np.nonzero(keep)
+    if ys.max() - ys.min() < 0.5 * h:
+        return None
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    return (ex0 + int(x0), ey0 + int(y0), ex0 + int(x1), ey0 + int(y1)), keep[y0:y1, x0:x1]
+
+
+def _second_look(found: list[tuple[Label, list[Token]]], text: np.ndarray, lines: np.ndarray,
+                 dark: np.ndarray | None, cc: np.ndarray, used: np.ndarray, *, workers: int,
+                 batch_rows: int) -> None:
+    """Read the numbers and codes that no row gave, where each label should have them.
+
+    A boundary that touches a label takes the characters touching it into the line-work
+    (a number standing on a bar that meets a boundary, a code drawn against one), and no
+    text row holds them.  Each label missing its number or code is looked at again where
+    that should be (:func:`_zones`); what is read there counts only as what was missing (an
+    integer, a code; for a number or an area read off the centre, a longer one holding its
+    digits and better centred), at half its confidence.
+    """
+    zones, items = [], []
+    everything = np.zeros_like(used)
+    for i, kind, box, h in _zones(found):
+        crop = _zone_crop(box, h, text, lines, cc, everything if kind.endswith("digits") else used)
+        if crop is None:
+            continue
+        (x0, y0, x1, y1), mask = crop
+        img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+        zones.append((i, kind))
+        items.append((img, x0 + left, f, (y0, y1)))
+    if not items:
+        return
+    seen = Counter(lab.land_use for lab, _ in found if lab.land_use is not None)
+    for (i, kind), words in zip(zones, _read_images(items, workers=workers, batch_rows=batch_rows)):
+        lab, anchors = found[i]
+        for w in words:
+            if kind.endswith("digits"):  # read whole: the digits read before and more, better centred
+                k = 1 if kind == "area digits" else 0
+                q = _numeric(w)
+                if q is None or _has_point(q) != bool(k) or (_as_area(q.text) if k else _as_int(q.text)) is None:
+                    continue
+                mine, other = anchors[k], anchors[1 - k]
+                before, now = mine.text.strip(".,").replace(",", "."), q.text.strip(".,").replace(",", ".")
+                if (len(now) > len(before) and before in now
+                        and abs(_centre_x(q) - _centre_x(other)) < abs(_centre_x(mine) - _centre_x(other))):
+                    if k:
+                        lab.area_label_m2 = _as_area(q.text)
+                    else:
+                        lab.parcel_no = _as_int(q.text)
+                    anchors[k] = q
+                    lab.tokens[k] = Token(q.text, q.box, q.conf / 2)
+                    break
+            elif kind == "number":
+                q = _numeric(w)
+                if q is not None and not _has_point(q) and (v := _as_int(q.text)):
+                    lab.parcel_no = v
+                    anchors.insert(0, q)
+                    lab.tokens.insert(0, Token(q.text, q.box, q.conf / 2))
+                    break
+            else:
+                options, rank = _code_options(w.text)
+                ranked = sorted(options, key=lambda c: -seen[c])
+                if ranked and (len(ranked) == 1 or seen[ranked[0]] > seen[ranked[1]]):
+                    lab.land_use = ranked[0]
+                    lab.tokens.append(Token(w.text, w.box, w.conf / (2 * (1 + rank))))
+                    break
+        _settle(lab)
+
+
+def _read_again(found: list[tuple[Label, list[Token]]], area_of, text: np.ndarray, lines: np.ndarray | None,
+                dark: np.ndarray | None, cc: np.ndarray, *, workers: int, batch_rows: int) -> None:
+    """Read once more, on their own, the areas that disagree with their region's computed area.
+
+    Tesseract reads a row a little differently in another batch; a second reading that
+    agrees with the region replaces the first (at half its confidence), one that does not
+    is dropped: the check picks between readings, it makes none up.
+    """
+    todo, items = [], []
+    everything = np.zeros(int(cc.max()) + 1, bool)  # the zone's text read before counts too
+    for i, (lab, anchors) in enumerate(found):
+        if lab.region == 0 or _agrees(lab.area_label_m2, area_of(lab.region)) is not False:
+            continue
+        a = anchors[-1]  # the area comes after the number
+        h = _height(a)
+        box = (int(a.box[0] - 0.6 * h), int(a.box[1] - 0.1 * h), int(a.box[2] + 0.6 * h), int(a.box[3] + 0.1 * h))
+        crop = _zone_crop(box, h, text, lines if lines is not None else np.zeros_like(text), cc, everything)
+        if crop is None:
+            continue
+        (x0, y0, x1, y1), mask = crop
+        img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+        todo.append(i)
+        items.append((img, x0 + left, f, (y0, y1)))
+    if not items:
+        return
+    for i, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
+        lab, anchors = found[i]
+        for w in words:
+            q = _numeric(w)
+            v = _as_area(q.text) if q is not None else None
+            if v is not None and _agrees(v, area_of(lab.region)):
+                lab.area_label_m2 = v
+                anchors[-1] = q
+                lab.tokens[len(anchors) - 1] = Token(q.text, q.box, q.conf / 2)
+                _settle(lab)
+                break
+
+
+# --- the step --------------------------------------------------------------------------------------------------
+
+def restore_decimal(area_label: float | None, area_m2: float, *, decimals: int = 1) -> float | None:
+    """An area read without its decimal point (``5123`` for ``512.3``), put right.
+
+    Only when the label has no fraction, the computed area is more than 5x smaller,
+    and moving the point by ``decimals`` places brings the two within 10 %.
+    """
+    if area_label is None or area_label != int(area_label) or area_m2 <= 0 or area_label < 5 * area_m2:
+        return area_label
+    fixed = area_label / 10**decimals
+    return fixed if abs(fixed - area_m2) <= 0.1 * area_m2 else area_label
 
 
 def _char_height(text: np.ndarray, px_per_mm: float) -> float | None:
-    """The median height (pixels) of the text pieces between 0.8 and 10 mm tall: the sheet's character height."""
-    _, _, stats, _ = cv2.connectedComponentsWithStats(text.astype(np.uint8), connectivity=8)
-    h = stats[1:, cv2.CC_STAT_HEIGHT]
+    """The median height (pixels) of the text pieces between 0.8 and 10 mm tall: the sheet's character
+    height (measured at half resolution: a median needs no more)."""
+    half = cv2.resize(text.astype(np.uint8), (max(1, text.shape[1] // 2), max(1, text.shape[0] // 2)),
+                      interpolation=cv2.INTER_AREA)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(half, connectivity=8)
+    h = 2.0 * stats[1:, cv2.CC_STAT_HEIGHT]
     h = h[(h >= 0.8 * px_per_mm) & (h <= 10 * px_per_mm)]
     return float(np.median(h)) if len(h) else None
 
@@ -455,7 +957,7 @@ def _without_bars(text: np.ndarray, char_h: float) -> np.ndarray:
     return text & ~bars
 
 
-def _region_under(box: tuple[int, int, int, int], text: np.ndarray, labels: np.ndarray) -> int:
+def _region_under(box: Box, text: np.ndarray, labels: np.ndarray) -> int:
     """The region holding most of the text ink in ``box`` (0 when none)."""
     x0, y0, x1, y1 = box
     regs = labels[y0:y1, x0:x1][text[y0:y1, x0:x1]]
@@ -466,6 +968,19 @@ def _region_under(box: tuple[int, int, int, int], text: np.ndarray, labels: np.n
     return int(np.bincount(regs).argmax()) if len(regs) else 0
 
 
+def _agrees(area_label: float | None, area_m2: float | None) -> bool | None:
+    """Whether an area label fits a computed area (within 10 %, its decimal point lost or not); None when unknown."""
+    if area_label is None or not area_m2:
+        return None
+    return min(abs(area_label - area_m2), abs(area_label / 10 - area_m2)) <= 0.1 * area_m2
+
+
+def _score(lab: Label, area_m2: float | None) -> float:
+    """How good a reading is: values found, confidence, and (strongly) an area label that agrees with the region."""
+    return (sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use)) + lab.confidence
+            + 3 * bool(_agrees(lab.area_label_m2, area_m2)))
+
+
 def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines: np.ndarray | None = None,
                 dark: np.ndarray | None = None, m_per_px: float | None = None, workers: int = 2,
                 batch_rows: int = 150) -> dict[int, Label]:
@@ -474,214 +989,45 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     ``text`` is the non-line ink (see :func:`digitize.vectorize.split_linework`),
     ``labels`` the region partition, ``lines`` the line-work and ``dark`` the ink
     darkness (0 = paper), all in scan pixels.  A label belongs to the region under its
-    parcel number (its text may spill over the boundary); a land-use code read on its
-    own (cut off its label by a boundary line) joins the nearest label that has none.
-    With ``m_per_px`` (ground metres per scan pixel), a region holding several labels
-    keeps the one whose area agrees with the region's.
+    parcel number (its text may spill over the boundary; a fraction split by a line goes
+    to the side whose area it gives).  With ``m_per_px`` (ground metres per scan pixel),
+    a region holding several labels keeps the one whose area agrees with the region's,
+    and a label whose area does not agree loses half its confidence.  A number read twice
+    on the sheet loses half its confidence in both places.
     """
     char_h = _char_height(text, px_per_mm)
     if char_h is not None:
         text = _without_bars(text, char_h)
-    clusters = find_label_clusters(text, labels, px_per_mm=px_per_mm, lines=lines)
-    entries: list[tuple[int, tuple[int, int, int, int], list[tuple[int, int, float, float]]]] = []
-    rows: list[np.ndarray] = []
-    # batches go to tesseract as soon as they are full, while the next rows are cut
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        jobs = []
-        for region, (x0, y0, x1, y1) in clusters:
-            geo = []
-            for top, m in _rows(text[y0:y1, x0:x1], px_per_mm, char_h):
-                img, left, f = _row_image(m, None if dark is None else dark[y0 + top:y0 + top + m.shape[0], x0:x1])
-                rows.append(img)
-                geo.append((y0 + top, y0 + top + m.shape[0], x0 + left, f))
-            if geo:
-                entries.append((region, (x0, y0, x1, y1), geo))
-            if len(rows) >= batch_rows:
-                jobs.append(pool.submit(_ocr_batch, rows))
-                rows = []
-        if rows:
-            jobs.append(pool.submit(_ocr_batch, rows))
-        read = [w for job in jobs for w in job.result()]
-    if not read:
-        return {}
-    found: list[tuple[Label, list[Token]]] = []
-    k = 0
-    for region, bbox, geo in entries:
-        tokens = []
-        for r, (ya, yb, xl, f) in enumerate(geo):
-            tokens.extend(Token(word, r, (lo + hi) / 2 / _ROW_HEIGHT, c,
-                                (int(xl + lo / f), ya, int(np.ceil(xl + hi / f)), yb))
-                          for word, lo, hi, c in read[k + r])
-        text_read = " | ".join(" ".join(w[0] for w in read[k + r]) for r in range(len(geo)))
-        k += len(geo)
-        number, area, _, _, anchors = _parse(tokens)
-        found.append((Label(region, number, area, None, 0.0, text_read, bbox, tokens), anchors))
-    found = _join_halves(found, char_h or 2 * px_per_mm)
+    words, codes, cc, used = _read_rows(text, dark, lines, px_per_mm=px_per_mm, workers=workers,
+                                        batch_rows=batch_rows)
+    found = assemble_labels(words, codes)
+    if lines is not None:
+        _second_look(found, text, lines, dark, cc, used, workers=workers, batch_rows=batch_rows)
     pixels = np.bincount(labels.ravel()) if m_per_px else None
+
+    def area_of(region: int) -> float | None:
+        return float(pixels[region]) * m_per_px**2 if pixels is not None and 0 < region < len(pixels) else None
+
     for lab, anchors in found:
-        if anchors:
-            under = [r for r in (_region_under(t.box, text, labels) for t in anchors) if r]
-            lab.region = under[0] if under else lab.region
-            if pixels is not None and lab.area_label_m2 and len(set(under)) > 1:
-                # number and area on two sides of a line: the region whose area the label gives
-                lab.region = min(under, key=lambda r: abs(np.log(max(pixels[r], 1) * m_per_px**2
-                                                                 / lab.area_label_m2)))
-    codes = _assign_codes(found, char_h or 2 * px_per_mm)
-    for i, (lab, anchors) in enumerate(found):
-        conf = [t.conf for t in anchors]
-        if i in codes:
-            lab.land_use, code_conf = codes[i]
-            conf.append(code_conf)
-        have = sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use))
-        lab.confidence = float(np.mean(conf)) * have / 3 if conf else 0.0
+        under = [r for r in (_region_under(t.box, text, labels) for t in anchors) if r]
+        lab.region = under[0] if under else 0
+        if lab.area_label_m2 and len(set(under)) > 1 and pixels is not None:
+            # number and area on two sides of a line: the region whose area the label gives
+            lab.region = min(under, key=lambda r: abs(np.log(max(pixels[r], 1) * m_per_px**2 / lab.area_label_m2)))
+    if pixels is not None:
+        _read_again(found, area_of, text, lines, dark, cc, workers=workers, batch_rows=batch_rows)
     out: dict[int, Label] = {}
     for lab, _ in found:
-        if lab.parcel_no is None and lab.area_label_m2 is None:
+        if lab.region == 0:
             continue
-        area_m2 = float(pixels[lab.region]) * m_per_px**2 if pixels is not None and lab.region < len(pixels) else None
+        area_m2 = area_of(lab.region)
+        if _agrees(lab.area_label_m2, area_m2) is False:
+            lab.confidence *= 0.5
         old = out.get(lab.region)
         if old is None or _score(lab, area_m2) > _score(old, area_m2):
             out[lab.region] = lab
+    twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)
+    for lab in out.values():
+        if lab.parcel_no is not None and twice[lab.parcel_no] > 1:
+            lab.confidence *= 0.5
     return out
-
-
-def _union(boxes) -> tuple[int, int, int, int]:
-    """The box around boxes."""
-    b = list(boxes)
-    return min(x[0] for x in b), min(x[1] for x in b), max(x[2] for x in b), max(x[3] for x in b)
-
-
-def _join_halves(found: list[tuple[Label, list[Token]]], char_h: float) -> list[tuple[Label, list[Token]]]:
-    """Join a number read without an area to an area read without a number just under it.
-
-    The two halves of a fraction fall apart when its bar is gone (touching a boundary
-    line, it went with the line-work) or the number sits over a line; nearest pairs
-    first: the area at most a character height under the number, and centred under it.
-    """
-    tops = [i for i, (lab, a) in enumerate(found) if lab.parcel_no is not None and lab.area_label_m2 is None and a]
-    bottoms = [i for i, (lab, a) in enumerate(found) if lab.parcel_no is None and lab.area_label_m2 is not None and a]
-    pairs = []
-    for i in tops:
-        n = found[i][1][0].box
-        for j in bottoms:
-            b = found[j][1][0].box
-            if n is None or b is None:
-                continue
-            dy = b[1] - n[3]
-            dx = abs((b[0] + b[2]) - (n[0] + n[2])) / 2
-            if -0.3 * char_h <= dy <= char_h and dx <= 0.6 * char_h:
-                pairs.append((max(dy, 0) + dx, i, j))
-    gone: set[int] = set()
-    joined: set[int] = set()
-    for _, i, j in sorted(pairs):
-        if i in joined or j in gone:
-            continue
-        (top, ta), (bottom, ba) = found[i], found[j]
-        top.area_label_m2 = bottom.area_label_m2
-        top.text = f"{top.text} | {bottom.text}"
-        top.tokens = top.tokens + [Token(t.text, t.row + 1000, t.x, t.conf, t.box) for t in bottom.tokens]
-        top.bbox = _union([top.bbox, bottom.bbox])
-        ta.extend(ba)
-        joined.add(i)
-        gone.add(j)
-    return [f for k, f in enumerate(found) if k not in gone]
-
-
-def _code_candidates(found: list[tuple[Label, list[Token]]], char_h: float) -> list[tuple[str, int, tuple, Token]]:
-    """Every land-use code read on the sheet: (code or piece, rank, token ids used, token).
-
-    Rank 0: a whole code, or two short words on one line either side of a boundary that
-    spell one (``LU`` | ``C``); rank 1: two letters of a code; rank 2: two letters
-    one misread away from two letters of a code (``JC`` for ``UC``).
-    """
-    words = [q for lab, _ in found for w in lab.tokens for q in _pieces(w)]
-    out = []
-    short = []
-    for k, t in enumerate(words):
-        p = t.text
-        if len(p) == 3 and sum(c.isalpha() for c in p) >= 2 and (c := _as_code(p)):
-            out.append((c, 0, (k,), t))
-        elif p.isalpha() and len(p) <= 2:
-            if t.box is not None:
-                short.append(k)
-            if _is_code_piece(p):
-                out.append((p, 1, (k,), t))
-            elif len(p) == 2 and any(sum(a != b for a, b in zip(p, u.code[i:i + 2])) <= 1
-                                     for u in land_uses() for i in (0, 1)):
-                out.append((p, 2, (k,), t))
-    for a in short:
-        for b in short:
-            ta, tb = words[a], words[b]
-            gap = tb.box[0] - ta.box[2]
-            overlap = min(ta.box[3], tb.box[3]) - max(ta.box[1], tb.box[1])
-            if (a != b and -2 <= gap <= 0.8 * char_h and overlap >= 0.5 * (ta.box[3] - ta.box[1])
-                    and len(ta.text + tb.text) == 3 and (c := _as_code(ta.text + tb.text))):
-                out.append((c, 0, (a, b), Token(c, ta.row, ta.x, min(ta.conf, tb.conf), _union([ta.box, tb.box]))))
-    return out
-
-
-def _side(piece: tuple[int, int, int, int], stack: tuple[int, int, int, int]) -> str:
-    """Where a code lies against a number/area stack: right, left, below, above or inside."""
-    cx, cy = (piece[0] + piece[2]) / 2, (piece[1] + piece[3]) / 2
-    if stack[1] <= cy <= stack[3]:
-        return "right" if cx > stack[2] else "left" if cx < stack[0] else "inside"
-    return "below" if cy > stack[3] else "above"
-
-
-def _assign_codes(found: list[tuple[Label, list[Token]]], char_h: float) -> dict[int, tuple[str, float]]:
-    """Give each label the land-use code beside its number and area: {label index: (code, confidence)}.
-
-    The code sits beside, under or between the number and the area, and on a crowded
-    sheet it often crosses a boundary into the neighbour's text, next to the
-    neighbour's own number.  So the sheet's layout is learnt first: the side of the
-    stack where codes lie when only one stack is near.  Then every code read on the
-    sheet goes to a stack within two character heights, those on the learnt side
-    first, whole codes before pieces, nearest pairs first, one code per label.  A letter
-    lost to a boundary line leaves a two-letter piece: it stands for the one code that
-    contains it, else for the code containing it that is read most often on this sheet,
-    at a half (a third when one letter was misread too) of its confidence.
-    """
-    pieces = _code_candidates(found, char_h)
-    seen = Counter(code for code, rank, _, _ in pieces if rank == 0)
-    stacks = {i: _union(t.box for t in a) for i, (_, a) in enumerate(found) if a and all(t.box for t in a)}
-    near: dict[int, list[tuple[float, int]]] = {}
-    ks = [k for k, pc in enumerate(pieces) if pc[3].box is not None]
-    if ks and stacks:
-        p = np.array([pieces[k][3].box for k in ks], dtype=float)[:, None, :]
-        ids = list(stacks)
-        b = np.array([stacks[i] for i in ids], dtype=float)[None, :, :]
-        gap = np.maximum(np.maximum(np.maximum(p[..., 0], b[..., 0]) - np.minimum(p[..., 2], b[..., 2]),
-                                    np.maximum(p[..., 1], b[..., 1]) - np.minimum(p[..., 3], b[..., 3])), 0)
-        for a, c in zip(*np.nonzero(gap <= 2.0 * char_h)):
-            near.setdefault(ks[a], []).append((float(gap[a, c]), ids[c]))
-    sides = Counter(_side(pieces[k][3].box, stacks[v[0][1]]) for k, v in near.items()
-                    if pieces[k][1] == 0 and len(v) == 1)
-    usual = sides.most_common(1)[0][0] if sides else None
-    pairs = sorted((_side(pieces[k][3].box, stacks[i]) != usual, pieces[k][1], d, k, i)
-                   for k, v in near.items() for d, i in v)
-    out: dict[int, tuple[str, float]] = {}
-    used: set[int] = set()
-    for *_, k, i in pairs:
-        code, rank, words, t = pieces[k]
-        if used.intersection(words) or i in out:
-            continue
-        if rank:
-            fits = sorted((u.code for u in land_uses()
-                           if any(sum(a != b for a, b in zip(code, u.code[j:j + 2])) < rank for j in (0, 1))),
-                          key=lambda c: -seen[c])
-            if not fits or (len(fits) > 1 and seen[fits[0]] == seen[fits[1]]):
-                continue
-            code = fits[0]
-        used.update(words)
-        out[i] = (code, t.conf / (1 + rank))
-    return out
-
-
-def _score(lab: Label, area_m2: float | None) -> float:
-    """How good a reading is: values found, confidence, and (strongly) an area label that agrees with the region."""
-    s = sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use)) + lab.confidence
-    if area_m2 and lab.area_label_m2:
-        a = lab.area_label_m2
-        if min(abs(a - area_m2), abs(a / 10 - area_m2)) <= 0.1 * area_m2:
-            s += 3
-    return s

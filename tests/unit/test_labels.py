@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from digitize.labels import Token, parse_label, read_labels
+from digitize.labels import Token, assemble_labels, read_labels
 from digitize.vectorize import darkness, ink_mask, split_linework
 
 PPMM = 220 / 25.4
@@ -58,19 +58,29 @@ def test_labels_are_read_in_any_layout(font, layout):
         assert 0.5 < lab.confidence <= 1.0
 
 
-def test_tokens_are_sorted_by_what_they_look_like_and_where():
-    toks = [Token("23", 0, 1.0, 0.9), Token("LUC", 0, 3.0, 0.9), Token("808.7", 1, 1.2, 0.9)]
-    assert parse_label(toks)[:3] == (23, 808.7, "LUC")
+def _values(words: list[Token]) -> list[tuple]:
+    return sorted(((lab.parcel_no, lab.area_label_m2, lab.land_use) for lab, _ in assemble_labels(words)),
+                  key=str)
+
+
+def test_words_are_sorted_by_what_they_look_like_and_where():
+    # number over area (characters 10 px tall), the code to the right, half-way between
+    words = [Token("23", (10, 0, 30, 10), 0.9), Token("LUC", (45, 7, 70, 17), 0.9), Token("808.7", (2, 14, 42, 24), 0.9)]
+    assert _values(words) == [(23, 808.7, "LUC")]
     # a misread letter in a number and a digit in a code are put right
-    toks = [Token("1O4", 0, 1.0, 0.9), Token("0NT", 0, 3.0, 0.9), Token("95,1", 1, 1.2, 0.9)]
-    assert parse_label(toks)[:3] == (104, 95.1, "ONT")
-    # number and area on one row, split by a slash
-    assert parse_label([Token("12/345.6", 0, 1.0, 0.8)])[:2] == (12, 345.6)
+    words = [Token("1O4", (10, 0, 34, 10), 0.9), Token("0NT", (50, 7, 75, 17), 0.9), Token("95,1", (8, 14, 38, 24), 0.9)]
+    assert _values(words) == [(104, 95.1, "ONT")]
     # a piece of a code cut by a boundary is no number
-    toks = [Token("2", 0, 1.0, 0.9), Token("L", 1, 1.0, 0.9), Token("423.6", 2, 1.0, 0.9)]
-    assert parse_label(toks)[:3] == (2, 423.6, None)
+    words = [Token("2", (10, 0, 18, 10), 0.9), Token("L", (30, 7, 36, 17), 0.9), Token("423.6", (0, 14, 30, 24), 0.9)]
+    assert _values(words) == [(2, 423.6, None)]
 
 
-def test_nothing_read_gives_no_confidence():
-    number, area, code, conf = parse_label([Token("..", 0, 0.0, 0.2)])
-    assert (number, area, code, conf) == (None, None, None, 0.0)
+def test_a_fraction_is_a_number_centred_over_an_area():
+    # two numbers side by side are no fraction; the one over the area is its number
+    words = [Token("17", (0, 0, 16, 10)), Token("18", (40, 0, 56, 10)), Token("302.1", (30, 14, 66, 24))]
+    got = assemble_labels(words)
+    assert sorted((lab.parcel_no, lab.area_label_m2) for lab, _ in got) == [(17, None), (18, 302.1)]
+
+
+def test_nothing_read_gives_nothing():
+    assert assemble_labels([Token("..", (0, 0, 10, 10), 0.2)]) == []

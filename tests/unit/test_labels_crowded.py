@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from digitize.labels import Token, parse_label, read_labels
+from digitize.labels import Token, assemble_labels, read_labels
 from digitize.vectorize import darkness, ink_mask, split_linework
 
 PPMM = 220 / 25.4
@@ -99,23 +99,31 @@ def test_a_fraction_split_by_a_boundary_goes_to_the_region_whose_area_it_gives(f
     assert (got[owner].parcel_no, got[owner].area_label_m2) == (57, 412.5), got[owner].text
 
 
+def _fraction_of(top: str, bottom: str = "304.6") -> tuple:
+    """What a number word read over an area word (characters 10 px tall) gives."""
+    got = assemble_labels([Token(top, (0, 0, 8 * len(top), 10), 0.9), Token(bottom, (0, 14, 40, 24), 0.9)])
+    return [(lab.parcel_no, lab.area_label_m2) for lab, _ in got]
+
+
 def test_a_neighbours_letters_fused_to_a_number_are_dropped():
-    area = Token("304.6", 1, 1.0, 0.9)
-    assert parse_label([Token("IT214", 0, 1.0, 0.9), area])[:2] == (214, 304.6)
-    assert parse_label([Token("UC27", 0, 1.0, 0.9), area])[:2] == (27, 304.6)
-    assert parse_label([Token("214NT", 0, 1.0, 0.9), area])[:2] == (214, 304.6)
+    assert _fraction_of("IT214") == [(214, 304.6)]
+    assert _fraction_of("UC27") == [(27, 304.6)]
+    assert _fraction_of("214NT") == [(214, 304.6)]
     # a single O or I at an end is a misread digit, not a neighbour's letter
-    assert parse_label([Token("1O", 0, 1.0, 0.9), area])[:2] == (10, 304.6)
+    assert _fraction_of("1O") == [(10, 304.6)]
     # a speck read as a point after the number
-    assert parse_label([Token("312.", 0, 1.0, 0.9), area])[:2] == (312, 304.6)
+    assert _fraction_of("312.") == [(312, 304.6)]
 
 
-def test_the_number_is_the_integer_nearest_above_the_area():
-    toks = [Token("1", 0, 1.0, 0.9), Token("758", 1, 1.0, 0.9), Token("209.2", 2, 1.0, 0.9)]
-    assert parse_label(toks)[:2] == (758, 209.2)
-    # number, code and area on three rows
-    toks = [Token("36", 0, 1.0, 0.9), Token("LUC", 1, 1.0, 0.9), Token("1040.7", 2, 1.0, 0.9)]
-    assert parse_label(toks)[:3] == (36, 1040.7, "LUC")
+def test_the_number_is_the_integer_just_above_the_area():
+    # a stray digit higher up is not the number
+    toks = [Token("1", (8, -20, 14, -10)), Token("758", (4, 0, 28, 10)), Token("209.2", (0, 14, 36, 24))]
+    got = assemble_labels(toks)
+    assert (758, 209.2) in [(lab.parcel_no, lab.area_label_m2) for lab, _ in got]
+    # a code on a row of its own between the number and the area
+    toks = [Token("36", (8, 0, 24, 10)), Token("LUC", (30, 7, 55, 17)), Token("1040.7", (0, 14, 42, 24))]
+    got = assemble_labels(toks)
+    assert [(lab.parcel_no, lab.area_label_m2, lab.land_use) for lab, _ in got] == [(36, 1040.7, "LUC")]
 
 
 @pytest.mark.parametrize("font,size_mm", FACES)
@@ -138,3 +146,110 @@ def test_a_code_cut_by_a_boundary_line_is_joined(font, size_mm):
     got = _read(img, regions)
     assert (got[1].parcel_no, got[1].area_label_m2, got[1].land_use) == (35, 716.2, "LUC"), got[1].text
     assert (got[2].parcel_no, got[2].land_use) == (12, "ONT")
+
+
+@pytest.mark.parametrize("font,size_mm", FACES)
+def test_a_neighbours_code_on_the_area_row_is_not_the_number(font, size_mm):
+    # the left label's code (centred on its bar) runs up to the right label's area, on its
+    # baseline; the right label's own code lies half-way between its number and area
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    cell, h = int(45 * PPMM), int(24 * PPMM)
+    img = Image.new("L", (cell, h), 238)
+    d = ImageDraw.Draw(img)
+    y = h / 2
+    x = cell * 0.62
+    half = _fraction(d, f, x, y, 199, "298.4")
+    d.text((x + half + 7, y), "ONT", font=f, anchor="lm", fill=30)
+    code_right = x - f.getlength("298.4") / 2 - 3
+    y2 = y + 4 + f.getbbox("298.4", anchor="mt")[3] / 2  # the neighbour's bar at the height of this area
+    d.text((code_right, y2), "CLN", font=f, anchor="rm", fill=30)
+    x2 = code_right - f.getlength("CLN") - 7 - f.getlength("1145.2") / 2 - 3
+    _fraction(d, f, x2, y2, 114, "1145.2")
+    got = _read(img, np.ones((h, cell), np.int32))
+    assert (got[1].parcel_no, got[1].area_label_m2, got[1].land_use) == (199, 298.4, "ONT"), got[1].text
+
+
+@pytest.mark.parametrize("font", ["dejavu/DejaVuSansMono.ttf", "liberation/LiberationMono-Regular.ttf",
+                                  "dejavu/DejaVuSansMono-Bold.ttf"])
+def test_a_decimal_point_in_a_monospaced_font_is_read(font):
+    # a monospaced font gives the point a whole cell: the gap across it is wider than a character
+    f = ImageFont.truetype(FONTS + font, round(2.0 * 1.45 * PPMM))
+    cell = int(30 * PPMM)
+    img = Image.new("L", (cell, cell), 238)
+    d = ImageDraw.Draw(img)
+    _fraction(d, f, cell / 2, cell / 2, 41, "1338.7")
+    got = _read(img, np.ones((cell, cell), np.int32))
+    assert (got[1].parcel_no, got[1].area_label_m2) == (41, 1338.7), got[1].text
+
+
+def _masks(img: Image.Image):
+    grey = np.asarray(img)
+    dark = darkness(grey, px_per_mm=PPMM)
+    lines, text = split_linework(ink_mask(dark), px_per_mm=PPMM)
+    return dark, lines, text
+
+
+@pytest.mark.parametrize("font,size_mm", FACES)
+def test_strokes_the_line_work_took_from_a_number_are_read(font, size_mm):
+    # the line-work step takes the stems of the ones standing on a bar that meets a
+    # boundary: they come back from the line-work into the number's row
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    cell = int(30 * PPMM)
+    img = Image.new("L", (cell, cell), 238)
+    d = ImageDraw.Draw(img)
+    x = y = cell / 2
+    half = _fraction(d, f, x, y, 118, "132.4")
+    d.line([(x + half, 0), (x + half, cell)], fill=30, width=2)
+    dark, lines, text = _masks(img)
+    left, top, right, _ = f.getbbox("11", anchor="ms")
+    stems = np.zeros_like(text)
+    stems[int(y - 3 + top):int(y), int(x - f.getlength("118") / 2 + left):int(x - f.getlength("118") / 2 + right)] = True
+    stems &= text
+    regions = np.ones((cell, cell), np.int32)
+    regions[:, int(x + half):] = 2
+    got = read_labels(text & ~stems, regions, px_per_mm=PPMM, lines=lines | stems, dark=dark)
+    assert (got[1].parcel_no, got[1].area_label_m2) == (118, 132.4), got[1].text
+
+
+@pytest.mark.parametrize("font,size_mm", FACES)
+def test_a_code_the_line_work_took_is_read_where_the_codes_stand(font, size_mm):
+    # codes below the area; the second label's code touches the boundary under it, and the
+    # line-work step took it whole
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    cell, h = int(30 * PPMM), int(30 * PPMM)
+    img = Image.new("L", (2 * cell, h), 238)
+    d = ImageDraw.Draw(img)
+    y = h / 2
+    codes = []
+    for k, (num, area, code) in enumerate([(35, "716.2", "LUC"), (36, "845.0", "BHK")]):
+        x = k * cell + cell / 2
+        _fraction(d, f, x, y, num, area)
+        top = y + 4 + f.getbbox(area, anchor="mt")[3] + 0.3 * size_mm * PPMM
+        d.text((x, top), code, font=f, anchor="mt", fill=30)
+        codes.append((x, top + f.getbbox(code, anchor="mt")[3]))
+    bottom = int(codes[1][1]) + 1
+    d.line([(cell, bottom), (2 * cell, bottom)], fill=30, width=2)
+    d.line([(cell, 0), (cell, h)], fill=30, width=2)
+    dark, lines, text = _masks(img)
+    taken = np.zeros_like(text)
+    taken[int(y + 4 + f.getbbox("845.0", anchor="mt")[3]) + 2:bottom, cell:] = True
+    taken &= text
+    regions = np.ones((h, 2 * cell), np.int32)
+    regions[:, cell:] = 2
+    got = read_labels(text & ~taken, regions, px_per_mm=PPMM, lines=lines | taken, dark=dark)
+    assert (got[1].parcel_no, got[1].land_use) == (35, "LUC"), got[1].text
+    assert (got[2].parcel_no, got[2].area_label_m2, got[2].land_use) == (36, 845.0, "BHK"), got[2].text
+
+
+@pytest.mark.parametrize("font,size_mm", FACES)
+def test_an_area_that_disagrees_with_the_region_is_kept_and_trusted_less(font, size_mm):
+    # the check against the computed area is evidence: the label says what it says
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    cell = int(30 * PPMM)
+    img = Image.new("L", (cell, cell), 238)
+    _fraction(ImageDraw.Draw(img), f, cell / 2, cell / 2, 57, "412.5")
+    regions = np.ones((cell, cell), np.int32)
+    agree = _read(img, regions, m_per_px=float(np.sqrt(412.5 / regions.size)))[1]
+    differ = _read(img, regions, m_per_px=float(np.sqrt(300.0 / regions.size)))[1]
+    assert (agree.parcel_no, agree.area_label_m2) == (differ.parcel_no, differ.area_label_m2) == (57, 412.5)
+    assert differ.confidence == pytest.approx(agree.confidence / 2)
