@@ -52,9 +52,13 @@ def read_scan(path: str | Path) -> np.ndarray:
                 cmap = None
                 if n == 1 and src.colorinterp[0].name == "palette":
                     cmap = src.colormap(1)
+                dtype = src.dtypes[0]
+                if n >= 3 and dtype == "uint8":  # straight into pixel-interleaved rows: no reordering copy
+                    rgb = np.empty((h, w, 3), dtype=np.uint8)
+                    src.read([1, 2, 3], out=rgb.transpose(2, 0, 1))
+                    return rgb
                 bands = [1] if n < 3 else [1, 2, 3]
                 data = src.read(bands)
-                dtype = src.dtypes[0]
     except RasterioIOError as exc:
         raise FormatError(f"image {p.name} cannot be read: {exc}", hint="give a TIFF, JPEG or PNG scan") from None
     if cmap is not None:
@@ -115,19 +119,17 @@ def warp_scan(image: np.ndarray, georef: Georeference, *, pixel_size: float | No
 
 
 def write_cog(path: str | Path, array: np.ndarray, transform: Affine, crs: CRS) -> None:
-    """Write a uint8 grey or RGB array as a Cloud-Optimized GeoTIFF (lossless ZSTD, fast level; overviews)."""
+    """Write a uint8 grey or RGB array as a Cloud-Optimized GeoTIFF (lossless ZSTD, fast level; overviews).
+
+    The array goes into an in-memory (MEM) dataset, from which GDAL's COG driver writes the
+    tiles and their overviews in one pass.
+    """
     bands = 1 if array.ndim == 2 else array.shape[2]
-    profile = dict(driver="GTiff", width=array.shape[1], height=array.shape[0], count=bands, dtype="uint8",
-                   crs=crs.to_wkt(), transform=transform, tiled=True, blockxsize=512, blockysize=512)
-    with MemoryFile() as mem:
-        with mem.open(**profile) as dst:
-            if bands == 1:
-                dst.write(array, 1)
-            else:
-                for b in range(bands):
-                    dst.write(array[..., b], b + 1)
-            if bands == 3:
-                dst.colorinterp = [rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
-                                   rasterio.enums.ColorInterp.blue]
-        rio_copy(mem.name, str(path), driver="COG", compress="ZSTD", level=1, overview_resampling="average",
+    with MemoryFile() as mem, mem.open(driver="MEM", width=array.shape[1], height=array.shape[0], count=bands,
+                                       dtype="uint8", crs=crs.to_wkt(), transform=transform) as dst:
+        dst.write(array[np.newaxis] if bands == 1 else array.transpose(2, 0, 1))
+        if bands == 3:
+            dst.colorinterp = [rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
+                               rasterio.enums.ColorInterp.blue]
+        rio_copy(dst, str(path), driver="COG", compress="ZSTD", level=1, overview_resampling="average",
                  blocksize=512)
