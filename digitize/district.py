@@ -29,7 +29,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-from affine import Affine
 from pyproj import CRS
 
 from digitize.georef import Georeference, read_gcps
@@ -92,7 +91,6 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
         result = digitize_scan(img, points, crs=dst_crs, scale=scale, sheet_no=sheet_no, method=method,
                                progress=progress,
                                on_georeference=partial(_start_scan, pool, scan, img, tmp["scan"], dst_crs))
-        del img
         if progress:
             progress("write")
         g = result.georef
@@ -127,9 +125,9 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
                      "tự tìm trên khung và lưới / found on the frame and grid" if auto_gcps else f"từ / from {Path(gcps).name}"),
                  "Điểm thô / outlier points": ", ".join(g.outliers) or "-",
                  "Số thửa đọc được số / numbers read": f"{summary['numbers_read']} / {summary['parcels']}"}
-        warped, transform = scan[0].result()
+        scan[0].result()
         write_qa_report(tmp["report"], result.parcels, result.findings,
-                        title=f"Tờ {result.sheet.number} — {Path(image).name}", background=(warped, transform),
+                        title=f"Tờ {result.sheet.number} — {Path(image).name}", background=(img, g.to_pixel),
                         scores=scores, residuals=[_res_row(r) for r in g.residuals], summary=facts,
                         picture_path=tmp["picture"])
         summary["outputs"] = {k: str(v) for k, v in files.items()}
@@ -139,12 +137,10 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
 
 def _start_scan(pool: ThreadPoolExecutor, jobs: list[Future], image: np.ndarray, path: Path, crs: CRS,
                 georef: Georeference) -> None:
-    """Start warping the scan onto the map grid and writing it as a COG; the job returns (array, transform)."""
+    """Start warping the scan onto the map grid and writing it as a COG (the warped copy lives only in the job)."""
 
-    def job() -> tuple[np.ndarray, Affine]:
-        warped, transform = warp_scan(image, georef)
-        write_cog(path, warped, transform, crs)
-        return warped, transform
+    def job() -> None:
+        write_cog(path, *warp_scan(image, georef), crs)
 
     jobs.append(pool.submit(job))
 

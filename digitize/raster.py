@@ -6,6 +6,7 @@ A scan is held as a ``uint8`` array, (rows, cols) for grey or (rows, cols, 3) fo
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -21,7 +22,7 @@ from digitize.georef import Georeference
 from gis.errors import FormatError
 from gis.io import require_file
 
-__all__ = ["MAX_PIXELS", "MIN_SIDE", "read_scan", "ink_channel", "warp_scan", "write_cog"]
+__all__ = ["MAX_PIXELS", "MIN_SIDE", "read_scan", "ink_channel", "warp_scan", "resample", "write_cog"]
 
 #: largest image accepted: A0 at 400 dpi (13244 x 18724 px); beyond is not a scan
 MAX_PIXELS = 250_000_000
@@ -102,20 +103,34 @@ def warp_scan(image: np.ndarray, georef: Georeference, *, pixel_size: float | No
     cols = int(np.ceil((corners[:, 0].max() - x0) / res))
     rows = int(np.ceil((y1 - corners[:, 1].min()) / res))
     transform = Affine(res, 0, x0, 0, -res, y1)
-    shape = (rows, cols) + image.shape[2:]
-    out = np.empty(shape, dtype=np.uint8)
-    gx = np.arange(0, cols + step, step, dtype=float)
+    out = np.empty((rows, cols) + image.shape[2:], dtype=np.uint8)
     for r0 in range(0, rows, strip):
-        r1 = min(rows, r0 + strip)
-        gy = np.arange(r0, r1 + step, step, dtype=float)
-        mx, my = np.meshgrid(x0 + (gx + 0.5) * res, y1 - (gy + 0.5) * res)
-        pix = georef.to_pixel(np.column_stack([mx.ravel(), my.ravel()])).reshape(len(gy), len(gx), 2) - 0.5
-        full = cv2.resize(pix.astype(np.float32), (len(gx) * step - step + 1, len(gy) * step - step + 1),
-                          interpolation=cv2.INTER_LINEAR)[: r1 - r0, :cols]
-        out[r0:r1] = cv2.remap(image, np.ascontiguousarray(full[..., 0]), np.ascontiguousarray(full[..., 1]),
-                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                               borderValue=(255, 255, 255)).reshape((r1 - r0, cols) + image.shape[2:])
+        out[r0:r0 + strip] = resample(image, georef.to_pixel, transform, (min(strip, rows - r0), cols), first_row=r0,
+                                      step=step)
     return out, transform
+
+
+def resample(image: np.ndarray, to_pixel: Callable[[np.ndarray], np.ndarray], transform: Affine,
+             shape: tuple[int, int], *, first_row: int = 0, step: int = 16) -> np.ndarray:
+    """``image`` resampled (bilinear) onto rows ``first_row`` onwards of the north-up grid ``transform``.
+
+    ``to_pixel`` maps map points (n, 2) to ``image`` pixels (GDAL's convention: the first
+    pixel's centre at 0.5, 0.5); it is evaluated every ``step`` output pixels and
+    interpolated in between (as GDAL's approximate transformer does).  ``shape`` is
+    (rows, cols) of the result; outside the image is white (paper).
+    """
+    rows, cols = shape
+    # the model at the centres of step x step blocks of output pixels, one block beyond each edge: OpenCV's
+    # bilinear resize of that grid by exactly ``step`` then gives every output pixel its own position
+    off = (step - 1) / 2 - step
+    gx = off + step * np.arange(-(-cols // step) + 2)
+    gy = first_row + off + step * np.arange(-(-rows // step) + 2)
+    mx, my = np.meshgrid(transform.c + (gx + 0.5) * transform.a, transform.f + (gy + 0.5) * transform.e)
+    pix = to_pixel(np.column_stack([mx.ravel(), my.ravel()])).reshape(len(gy), len(gx), 2) - 0.5
+    full = cv2.resize(pix.astype(np.float32), (len(gx) * step, len(gy) * step),
+                      interpolation=cv2.INTER_LINEAR)[step:step + rows, step:step + cols]
+    return cv2.remap(image, np.ascontiguousarray(full[..., 0]), np.ascontiguousarray(full[..., 1]), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255)).reshape((rows, cols) + image.shape[2:])
 
 
 def write_cog(path: str | Path, array: np.ndarray, transform: Affine, crs: CRS) -> None:

@@ -12,21 +12,19 @@ from __future__ import annotations
 import base64
 import html
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
-import rasterio.windows
 import shapely
 from affine import Affine
 from PIL import Image, ImageDraw, ImageFont
-from rasterio.enums import Resampling
 from shapely.geometry import box
 
+from digitize.raster import resample
 from gis.topology import Finding
 
 __all__ = ["write_qa_report", "render_overview", "FINDING_TEXT", "LOW_CONFIDENCE"]
@@ -54,7 +52,8 @@ FINDING_TEXT: dict[str, tuple[str, str]] = {
     "low_confidence": ("Độ tin cậy đọc nhãn thấp", "label read with low confidence"),
 }
 
-_Background = str | os.PathLike | tuple[np.ndarray, Affine] | None
+#: a scan and its map -> scan pixel function (e.g. :meth:`Georeference.to_pixel <digitize.georef.Georeference.to_pixel>`)
+_Background = tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None
 
 #: the overview's fonts (Debian's fonts-dejavu-core); Pillow's own font when they are missing
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -63,65 +62,36 @@ _BLUE, _RED, _FILL, _ITEM, _NUMBER = (21, 101, 192), (183, 28, 28), (229, 57, 53
 
 
 class _Scan:
-    """A georeferenced scan in memory, with its 2x, 4x, ... reductions (means of pixel blocks) made when first needed.
+    """The scan behind the pictures, with its 2x, 4x, ... reductions (means of pixel blocks) made when first needed.
 
-    Every picture of the report is resampled from the reduction just finer than it, so a
-    thumbnail of a large item does not average millions of pixels, and no thin line is
-    skipped (as taking every n-th pixel would).
+    Each picture is resampled from the scan itself (no warped copy of the whole sheet),
+    from the reduction just finer than the picture, so a thumbnail of a large item does
+    not average millions of pixels and no thin line is skipped.
     """
 
-    def __init__(self, array: np.ndarray, transform: Affine) -> None:
-        self.levels = [(array, transform)]
+    def __init__(self, image: np.ndarray, to_pixel: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.levels, self.to_pixel = [image], to_pixel
 
-    def level(self, n: int) -> tuple[np.ndarray, Affine]:
-        """The scan reduced 2**n times (or as far as it goes), and its transform."""
+    def _level(self, n: int) -> tuple[np.ndarray, int]:
+        """The scan reduced 2**n times, or as far as it goes, and that n."""
         while len(self.levels) <= n:
-            a, t = self.levels[-1]
+            a = self.levels[-1]
             h, w = a.shape[0] // 2, a.shape[1] // 2
             if min(h, w) < 1:
                 break
-            self.levels.append((cv2.resize(a[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA),
-                                t @ Affine.scale(2)))
-        return self.levels[min(n, len(self.levels) - 1)]
+            self.levels.append(cv2.resize(a[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA))
+        n = min(n, len(self.levels) - 1)
+        return self.levels[n], n
 
-    def window(self, bounds: tuple[float, float, float, float], max_px: int):
-        """(array, extent (x0, x1, y0, y1)) of the scan inside ``bounds``, less than 2 ``max_px`` wide; (None, None) off it."""
-        x0, y0, x1, y1 = bounds
-        arr, t = self.levels[0]
-        span = max(abs(x1 - x0), abs(y1 - y0)) / abs(t.a)  # base pixels across the window
-        arr, t = self.level(int(np.log2(span / max_px)) if span >= 2 * max_px else 0)
-        inv = ~t
-        c0, r0 = inv @ (x0, y1)
-        c1, r1 = inv @ (x1, y0)
-        r0, r1 = sorted((max(0, int(r0)), min(arr.shape[0], int(np.ceil(r1)))))
-        c0, c1 = sorted((max(0, int(c0)), min(arr.shape[1], int(np.ceil(c1)))))
-        if r1 <= r0 or c1 <= c0:
-            return None, None
-        return arr[r0:r1, c0:c1], (t.c + c0 * t.a, t.c + c1 * t.a, t.f + r1 * t.e, t.f + r0 * t.e)
-
-
-def _open_background(background: _Scan | str | os.PathLike | None, bounds: tuple[float, float, float, float],
-                     max_px: int):
-    """(array HxW[x3], extent (x0, x1, y0, y1)) of the background inside ``bounds``, at most about ``max_px`` wide."""
-    if background is None:
-        return None, None
-    if isinstance(background, _Scan):
-        return background.window(bounds, max_px)
-    x0, y0, x1, y1 = bounds
-    with rasterio.open(background) as src:
-        win = rasterio.windows.from_bounds(x0, y0, x1, y1, src.transform).round_offsets().round_lengths()
-        win = win.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
-        scale = max(1.0, max(win.width, win.height) / max_px)
-        shape = (src.count, max(1, int(win.height / scale)), max(1, int(win.width / scale)))
-        data = src.read(out_shape=shape, window=win, resampling=Resampling.average)
-        b = rasterio.windows.bounds(win, src.transform)
-    arr = data[0] if data.shape[0] == 1 else np.moveaxis(data[:3], 0, -1)
-    return arr, (b[0], b[2], b[1], b[3])
-
-
-def _scan(background: _Background | _Scan) -> _Scan | str | os.PathLike | None:
-    """An in-memory background as a :class:`_Scan` (its reductions shared by all pictures); a path as it is."""
-    return _Scan(*background) if isinstance(background, tuple) else background
+    def picture(self, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
+        """The scan on the picture grid ``transform`` of ``shape`` (rows, cols), RGB; white off the scan."""
+        rows, cols = shape
+        mid = transform.f + transform.e * rows / 2
+        ends = self.to_pixel(np.array([[transform.c, mid], [transform.c + transform.a * cols, mid]]))
+        ratio = float(np.hypot(*(ends[1] - ends[0]))) / max(cols, 1)  # scan pixels a picture pixel
+        image, n = self._level(int(np.floor(np.log2(ratio))) if ratio >= 2 else 0)
+        pic = resample(image, lambda xy: self.to_pixel(xy) / 2**n, transform, shape, step=8)
+        return pic if pic.ndim == 3 else cv2.cvtColor(pic, cv2.COLOR_GRAY2RGB)
 
 
 class _Canvas:
@@ -132,9 +102,9 @@ class _Canvas:
         self.img = np.full((size[1], size[0], 3), 255, np.uint8)
 
     def px(self, xy: np.ndarray) -> np.ndarray:
-        """Map -> picture pixels, with 4 bits of sub-pixel (OpenCV's ``shift``)."""
-        return np.round(np.column_stack([(xy[:, 0] - self.bounds[0]) * self.k,
-                                         (self.bounds[3] - xy[:, 1]) * self.k]) * 16).astype(np.int32)
+        """Map -> picture pixels (OpenCV's: a pixel's centre at its index), with 4 bits of sub-pixel (its ``shift``)."""
+        return np.round((np.column_stack([(xy[:, 0] - self.bounds[0]) * self.k,
+                                          (self.bounds[3] - xy[:, 1]) * self.k]) - 0.5) * 16).astype(np.int32)
 
     def paths(self, rings: list[np.ndarray]) -> list[np.ndarray]:
         """Rings in picture pixels (one transform for all of them)."""
@@ -142,21 +112,12 @@ class _Canvas:
             return []
         return np.split(self.px(np.concatenate(rings)), np.cumsum([len(r) for r in rings])[:-1])
 
-    def background(self, background: _Background | _Scan, max_px: int) -> None:
-        """The scan under the window, resampled to the picture (area averaging)."""
-        arr, ext = _open_background(_scan(background), self.bounds, max_px)
-        if arr is None:
-            return
-        h, w = self.img.shape[:2]
-        (c0, r0), (c1, r1) = np.round(self.px(np.array([[ext[0], ext[3]], [ext[1], ext[2]]])) / 16).astype(int)
-        if c1 - c0 < 1 or r1 - r0 < 1:
-            return
-        rgb = arr if arr.ndim == 3 else arr[..., None]
-        pic = cv2.resize(rgb[..., :3], (c1 - c0, r1 - r0), interpolation=cv2.INTER_AREA)
-        pic = pic.reshape(r1 - r0, c1 - c0, -1)
-        a0, b0, a1, b1 = max(c0, 0), max(r0, 0), min(c1, w), min(r1, h)
-        if a1 > a0 and b1 > b0:
-            self.img[b0:b1, a0:a1] = pic[b0 - r0:b1 - r0, a0 - c0:a1 - c0]
+    def background(self, background: _Background | _Scan) -> None:
+        """The scan under the picture."""
+        if background is not None:
+            scan = background if isinstance(background, _Scan) else _Scan(*background)
+            self.img[:] = scan.picture(Affine(1 / self.k, 0, self.bounds[0], 0, -1 / self.k, self.bounds[3]),
+                                       self.img.shape[:2])
 
     def lines(self, rings: list[np.ndarray], colour: tuple[int, int, int], width: int) -> None:
         if rings:
@@ -217,7 +178,7 @@ def _ticks(lo: float, hi: float, most: int = 8) -> np.ndarray:
     return np.arange(np.ceil(lo / step) * step, hi + step * 1e-9, step)
 
 
-def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background = None, title: str = "",
+def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background | _Scan = None, title: str = "",
                     max_px: int = 1800) -> bytes:
     """PNG bytes: the parcels over the scan, flagged parcels filled red, numbers shown when legible.
 
@@ -235,7 +196,7 @@ def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background = None
     k = (max_px - left - right) / w
     mw, mh = max_px - left - right, max(1, round(h * k))
     c = _Canvas(bounds, k, (mw, mh))
-    c.background(background, max_px)
+    c.background(background)
     flagged = _flagged(parcels)
     rings = _rings_by_geom(parcels.geometry.values)
     c.fill([rings[i] for i in np.flatnonzero(flagged)], _FILL, 0.35)
@@ -247,7 +208,7 @@ def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background = None
     if len(parcels) <= 400 and "parcel_no" in parcels.columns:
         font = _font(5 * pt)
         pts = shapely.get_coordinates(shapely.point_on_surface(np.asarray(parcels.geometry.values, dtype=object)))
-        for (x, y), n in zip(c.px(pts) / 16.0, parcels["parcel_no"]):
+        for (x, y), n in zip(c.px(pts) / 16.0 + 0.5, parcels["parcel_no"]):
             if not pd.isna(n):
                 draw.text((left + x, top + y), str(n), fill=_NUMBER, font=font, anchor="mm")
     draw.rectangle((left - 1, top - 1, left + mw, top + mh), outline="black")
@@ -270,7 +231,7 @@ def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background = None
 THUMB_PX = 192
 
 
-def _thumbnail(geom, parcels: gpd.GeoDataFrame, rings: list[list[np.ndarray]], background: _Scan | str | None,
+def _thumbnail(geom, parcels: gpd.GeoDataFrame, rings: list[list[np.ndarray]], background: _Scan | None,
                margin: float) -> bytes:
     """PNG bytes: the place of one item, its neighbours in blue and the item in red, over the scan.
 
@@ -281,7 +242,7 @@ def _thumbnail(geom, parcels: gpd.GeoDataFrame, rings: list[list[np.ndarray]], b
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     b = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
     c = _Canvas(b, THUMB_PX / side, (THUMB_PX, THUMB_PX))
-    c.background(background, 2 * THUMB_PX)
+    c.background(background)
     if len(parcels):
         c.lines([r for i in parcels.sindex.query(box(*b)) for r in rings[i]], _BLUE, 1)
     c.lines(_rings([geom]), _ITEM, 2)
@@ -314,12 +275,12 @@ def write_qa_report(path_html: str | os.PathLike, parcels: gpd.GeoDataFrame, fin
 
     ``parcels`` follows the parcel-layer contract (``parcel_no``, ``confidence``,
     ``qa_flags``...); ``findings`` come from :func:`gis.topology.check_parcels`;
-    ``background`` is a georeferenced raster path, or ``(array, transform)``, in the
-    parcels' CRS.  ``scores`` (e.g. PQ against a truth), ``residuals`` (control-point
-    rows) and ``summary`` (key -> value facts such as the georeferencing RMS) add
-    their own sections.  With ``picture_path`` the overview PNG is also written there.
+    ``background`` is the scan and its map -> scan pixel function in the parcels' CRS,
+    e.g. ``(image, georef.to_pixel)``: each picture is resampled from the scan itself.
+    ``scores`` (e.g. PQ against a truth), ``residuals`` (control-point rows) and
+    ``summary`` (key -> value facts such as the georeferencing RMS) add their own sections.  With ``picture_path`` the overview PNG is also written there.
     """
-    background = _scan(background)
+    background = None if background is None else _Scan(*background)  # its reductions shared by all pictures
     overview = render_overview(parcels, background=background, title=title)
     if picture_path is not None:
         Path(picture_path).write_bytes(overview)
