@@ -17,13 +17,21 @@ import csv
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import (
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+)
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+from pyproj import CRS
 
-from digitize.georef import read_gcps
+from digitize.georef import Georeference, read_gcps
 from digitize.gridcross import find_control_points, place_sheet
 from digitize.metrics import hausdorff_targets, score_parcels
 from digitize.raster import ink_channel, read_scan, warp_scan, write_cog
@@ -68,9 +76,12 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
     if auto_gcps and not sheet_no:
         raise InputError("automatic control points need the sheet number (it fixes the grid's map coordinates)",
                          hint="give --sheet-no, e.g. --sheet-no 361561-4-b")
-    with Outputs(overwrite=overwrite) as o:
+    # the georeferenced scan is warped and written beside the line-work and label steps, which
+    # leave a core idle most of the time; leaving the block waits for it, error or not
+    with Outputs(overwrite=overwrite) as o, ThreadPoolExecutor(max_workers=1) as pool:
         tmp = {k: o.path(v) for k, v in files.items()}
         img = read_scan(image)
+        scan: list[Future] = []  # the warp and COG job, started once the georeference is known
         if auto_gcps:
             if progress:
                 progress("control points")
@@ -78,7 +89,8 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
         else:
             points = read_gcps(gcps)
         result = digitize_scan(img, points, crs=dst_crs, scale=scale, sheet_no=sheet_no, method=method,
-                               progress=progress)
+                               progress=progress,
+                               on_georeference=partial(_start_scan, pool, scan, img, tmp["scan"], dst_crs))
         if progress:
             progress("write")
         g = result.georef
@@ -86,9 +98,6 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
         cp = gpd.GeoDataFrame([asdict(r) for r in g.residuals], geometry=gpd.points_from_xy(
             [r.map_x for r in g.residuals], [r.map_y for r in g.residuals]), crs=dst_crs)
         to_vector(cp, tmp["parcels"], "control_points")
-        warped, transform = warp_scan(img, g)
-        del img
-        write_cog(tmp["scan"], warped, transform, dst_crs)
         with open(tmp["residuals"], "w", newline="", encoding="utf-8") as f:
             rows = [asdict(r) for r in g.residuals]
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -116,13 +125,24 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
                      "tự tìm trên khung và lưới / found on the frame and grid" if auto_gcps else f"từ / from {Path(gcps).name}"),
                  "Điểm thô / outlier points": ", ".join(g.outliers) or "-",
                  "Số thửa đọc được số / numbers read": f"{summary['numbers_read']} / {summary['parcels']}"}
+        scan[0].result()
         write_qa_report(tmp["report"], result.parcels, result.findings,
-                        title=f"Tờ {result.sheet.number} — {Path(image).name}", background=(warped, transform),
+                        title=f"Tờ {result.sheet.number} — {Path(image).name}", background=(img, g.to_pixel),
                         scores=scores, residuals=[_res_row(r) for r in g.residuals], summary=facts,
                         picture_path=tmp["picture"])
         summary["outputs"] = {k: str(v) for k, v in files.items()}
         tmp["summary"].write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     return summary
+
+
+def _start_scan(pool: ThreadPoolExecutor, jobs: list[Future], image: np.ndarray, path: Path, crs: CRS,
+                georef: Georeference) -> None:
+    """Start warping the scan onto the map grid and writing it as a COG (the warped copy lives only in the job)."""
+
+    def job() -> None:
+        write_cog(path, *warp_scan(image, georef), crs)
+
+    jobs.append(pool.submit(job))
 
 
 def _res_row(r) -> dict:

@@ -6,6 +6,7 @@ A scan is held as a ``uint8`` array, (rows, cols) for grey or (rows, cols, 3) fo
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -21,7 +22,7 @@ from digitize.georef import Georeference
 from gis.errors import FormatError
 from gis.io import require_file
 
-__all__ = ["MAX_PIXELS", "MIN_SIDE", "read_scan", "ink_channel", "warp_scan", "write_cog"]
+__all__ = ["MAX_PIXELS", "MIN_SIDE", "read_scan", "ink_channel", "warp_scan", "resample", "write_cog"]
 
 #: largest image accepted: A0 at 400 dpi (13244 x 18724 px); beyond is not a scan
 MAX_PIXELS = 250_000_000
@@ -52,9 +53,13 @@ def read_scan(path: str | Path) -> np.ndarray:
                 cmap = None
                 if n == 1 and src.colorinterp[0].name == "palette":
                     cmap = src.colormap(1)
+                dtype = src.dtypes[0]
+                if n >= 3 and dtype == "uint8":  # straight into pixel-interleaved rows: no reordering copy
+                    rgb = np.empty((h, w, 3), dtype=np.uint8)
+                    src.read([1, 2, 3], out=rgb.transpose(2, 0, 1))
+                    return rgb
                 bands = [1] if n < 3 else [1, 2, 3]
                 data = src.read(bands)
-                dtype = src.dtypes[0]
     except RasterioIOError as exc:
         raise FormatError(f"image {p.name} cannot be read: {exc}", hint="give a TIFF, JPEG or PNG scan") from None
     if cmap is not None:
@@ -98,36 +103,48 @@ def warp_scan(image: np.ndarray, georef: Georeference, *, pixel_size: float | No
     cols = int(np.ceil((corners[:, 0].max() - x0) / res))
     rows = int(np.ceil((y1 - corners[:, 1].min()) / res))
     transform = Affine(res, 0, x0, 0, -res, y1)
-    shape = (rows, cols) + image.shape[2:]
-    out = np.empty(shape, dtype=np.uint8)
-    gx = np.arange(0, cols + step, step, dtype=float)
+    out = np.empty((rows, cols) + image.shape[2:], dtype=np.uint8)
     for r0 in range(0, rows, strip):
-        r1 = min(rows, r0 + strip)
-        gy = np.arange(r0, r1 + step, step, dtype=float)
-        mx, my = np.meshgrid(x0 + (gx + 0.5) * res, y1 - (gy + 0.5) * res)
-        pix = georef.to_pixel(np.column_stack([mx.ravel(), my.ravel()])).reshape(len(gy), len(gx), 2) - 0.5
-        full = cv2.resize(pix.astype(np.float32), (len(gx) * step - step + 1, len(gy) * step - step + 1),
-                          interpolation=cv2.INTER_LINEAR)[: r1 - r0, :cols]
-        out[r0:r1] = cv2.remap(image, np.ascontiguousarray(full[..., 0]), np.ascontiguousarray(full[..., 1]),
-                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                               borderValue=(255, 255, 255)).reshape((r1 - r0, cols) + image.shape[2:])
+        out[r0:r0 + strip] = resample(image, georef.to_pixel, transform, (min(strip, rows - r0), cols), first_row=r0,
+                                      step=step)
     return out, transform
 
 
+def resample(image: np.ndarray, to_pixel: Callable[[np.ndarray], np.ndarray], transform: Affine,
+             shape: tuple[int, int], *, first_row: int = 0, step: int = 16) -> np.ndarray:
+    """``image`` resampled (bilinear) onto rows ``first_row`` onwards of the north-up grid ``transform``.
+
+    ``to_pixel`` maps map points (n, 2) to ``image`` pixels (GDAL's convention: the first
+    pixel's centre at 0.5, 0.5); it is evaluated every ``step`` output pixels and
+    interpolated in between (as GDAL's approximate transformer does).  ``shape`` is
+    (rows, cols) of the result; outside the image is white (paper).
+    """
+    rows, cols = shape
+    # the model at the centres of step x step blocks of output pixels, one block beyond each edge: OpenCV's
+    # bilinear resize of that grid by exactly ``step`` then gives every output pixel its own position
+    off = (step - 1) / 2 - step
+    gx = off + step * np.arange(-(-cols // step) + 2)
+    gy = first_row + off + step * np.arange(-(-rows // step) + 2)
+    mx, my = np.meshgrid(transform.c + (gx + 0.5) * transform.a, transform.f + (gy + 0.5) * transform.e)
+    pix = to_pixel(np.column_stack([mx.ravel(), my.ravel()])).reshape(len(gy), len(gx), 2) - 0.5
+    full = cv2.resize(pix.astype(np.float32), (len(gx) * step, len(gy) * step),
+                      interpolation=cv2.INTER_LINEAR)[step:step + rows, step:step + cols]
+    return cv2.remap(image, np.ascontiguousarray(full[..., 0]), np.ascontiguousarray(full[..., 1]), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255)).reshape((rows, cols) + image.shape[2:])
+
+
 def write_cog(path: str | Path, array: np.ndarray, transform: Affine, crs: CRS) -> None:
-    """Write a uint8 grey or RGB array as a Cloud-Optimized GeoTIFF (lossless ZSTD, fast level; overviews)."""
+    """Write a uint8 grey or RGB array as a Cloud-Optimized GeoTIFF (lossless ZSTD, fast level; overviews).
+
+    The array goes into an in-memory (MEM) dataset, from which GDAL's COG driver writes the
+    tiles and their overviews in one pass.
+    """
     bands = 1 if array.ndim == 2 else array.shape[2]
-    profile = dict(driver="GTiff", width=array.shape[1], height=array.shape[0], count=bands, dtype="uint8",
-                   crs=crs.to_wkt(), transform=transform, tiled=True, blockxsize=512, blockysize=512)
-    with MemoryFile() as mem:
-        with mem.open(**profile) as dst:
-            if bands == 1:
-                dst.write(array, 1)
-            else:
-                for b in range(bands):
-                    dst.write(array[..., b], b + 1)
-            if bands == 3:
-                dst.colorinterp = [rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
-                                   rasterio.enums.ColorInterp.blue]
-        rio_copy(mem.name, str(path), driver="COG", compress="ZSTD", level=1, overview_resampling="average",
+    with MemoryFile() as mem, mem.open(driver="MEM", width=array.shape[1], height=array.shape[0], count=bands,
+                                       dtype="uint8", crs=crs.to_wkt(), transform=transform) as dst:
+        dst.write(array[np.newaxis] if bands == 1 else array.transpose(2, 0, 1))
+        if bands == 3:
+            dst.colorinterp = [rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
+                               rasterio.enums.ColorInterp.blue]
+        rio_copy(dst, str(path), driver="COG", compress="ZSTD", level=1, overview_resampling="average",
                  blocksize=512)

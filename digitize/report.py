@@ -11,26 +11,21 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import geopandas as gpd
-import matplotlib
 import numpy as np
-import rasterio
-import rasterio.windows
+import pandas as pd
+import shapely
 from affine import Affine
-from rasterio.enums import Resampling
+from PIL import Image, ImageDraw, ImageFont
 from shapely.geometry import box
 
+from digitize.raster import resample
 from gis.topology import Finding
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
-from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
 
 __all__ = ["write_qa_report", "render_overview", "FINDING_TEXT", "LOW_CONFIDENCE"]
 
@@ -59,61 +54,109 @@ FINDING_TEXT: dict[str, tuple[str, str]] = {
     "low_confidence": ("Độ tin cậy đọc nhãn thấp", "label read with low confidence"),
 }
 
-_Background = str | os.PathLike | tuple[np.ndarray, Affine] | None
+#: a scan and its map -> scan pixel function (e.g. :meth:`Georeference.to_pixel <digitize.georef.Georeference.to_pixel>`)
+_Background = tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None
+
+#: the overview's fonts (Debian's fonts-dejavu-core); Pillow's own font when they are missing
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+#: colours (RGB) of the pictures: parcels, flagged parcels and their fill, the item of a thumbnail, numbers
+_BLUE, _RED, _FILL, _ITEM, _NUMBER = (21, 101, 192), (183, 28, 28), (229, 57, 53), (229, 57, 53), (13, 71, 161)
 
 
-def _open_background(background: _Background, bounds: tuple[float, float, float, float], max_px: int):
-    """(array HxW[x3], extent for imshow) of the background inside ``bounds``, at most ``max_px`` wide."""
-    if background is None:
-        return None, None
-    x0, y0, x1, y1 = bounds
-    if isinstance(background, tuple):
-        arr, t = background
-        inv = ~t
-        c0, r0 = inv @ (x0, y1)
-        c1, r1 = inv @ (x1, y0)
-        r0, r1 = sorted((max(0, int(r0)), min(arr.shape[0], int(np.ceil(r1)))))
-        c0, c1 = sorted((max(0, int(c0)), min(arr.shape[1], int(np.ceil(c1)))))
-        if r1 <= r0 or c1 <= c0:
-            return None, None
-        step = max(1, int(np.ceil(max(c1 - c0, r1 - r0) / max_px)))
-        sub = arr[r0:r1:step, c0:c1:step]
-        ext = (t.c + c0 * t.a, t.c + c1 * t.a, t.f + r1 * t.e, t.f + r0 * t.e)
-        return sub, ext
-    with rasterio.open(background) as src:
-        win = rasterio.windows.from_bounds(x0, y0, x1, y1, src.transform).round_offsets().round_lengths()
-        win = win.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
-        scale = max(1.0, max(win.width, win.height) / max_px)
-        shape = (src.count, max(1, int(win.height / scale)), max(1, int(win.width / scale)))
-        data = src.read(out_shape=shape, window=win, resampling=Resampling.average)
-        b = rasterio.windows.bounds(win, src.transform)
-    arr = data[0] if data.shape[0] == 1 else np.moveaxis(data[:3], 0, -1)
-    return arr, (b[0], b[2], b[1], b[3])
+class _Scan:
+    """The scan behind the pictures, with its 2x, 4x, ... reductions (means of pixel blocks) made when first needed.
+
+    Each picture is resampled from the scan itself (no warped copy of the whole sheet),
+    from the reduction just finer than the picture, so a thumbnail of a large item does
+    not average millions of pixels and no thin line is skipped.
+    """
+
+    def __init__(self, image: np.ndarray, to_pixel: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.levels, self.to_pixel = [image], to_pixel
+
+    def _level(self, n: int) -> tuple[np.ndarray, int]:
+        """The scan reduced 2**n times, or as far as it goes, and that n."""
+        while len(self.levels) <= n:
+            a = self.levels[-1]
+            h, w = a.shape[0] // 2, a.shape[1] // 2
+            if min(h, w) < 1:
+                break
+            self.levels.append(cv2.resize(a[:2 * h, :2 * w], (w, h), interpolation=cv2.INTER_AREA))
+        n = min(n, len(self.levels) - 1)
+        return self.levels[n], n
+
+    def picture(self, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
+        """The scan on the picture grid ``transform`` of ``shape`` (rows, cols), RGB; white off the scan."""
+        rows, cols = shape
+        mid = transform.f + transform.e * rows / 2
+        ends = self.to_pixel(np.array([[transform.c, mid], [transform.c + transform.a * cols, mid]]))
+        ratio = float(np.hypot(*(ends[1] - ends[0]))) / max(cols, 1)  # scan pixels a picture pixel
+        image, n = self._level(int(np.floor(np.log2(ratio))) if ratio >= 2 else 0)
+        pic = resample(image, lambda xy: self.to_pixel(xy) / 2**n, transform, shape, step=8)
+        return pic if pic.ndim == 3 else cv2.cvtColor(pic, cv2.COLOR_GRAY2RGB)
+
+
+class _Canvas:
+    """An RGB picture of the map window ``bounds``, ``k`` picture pixels a map unit, drawn with OpenCV."""
+
+    def __init__(self, bounds: tuple[float, float, float, float], k: float, size: tuple[int, int]) -> None:
+        self.bounds, self.k = bounds, k
+        self.img = np.full((size[1], size[0], 3), 255, np.uint8)
+
+    def px(self, xy: np.ndarray) -> np.ndarray:
+        """Map -> picture pixels (OpenCV's: a pixel's centre at its index), with 4 bits of sub-pixel (its ``shift``)."""
+        return np.round((np.column_stack([(xy[:, 0] - self.bounds[0]) * self.k,
+                                          (self.bounds[3] - xy[:, 1]) * self.k]) - 0.5) * 16).astype(np.int32)
+
+    def paths(self, rings: list[np.ndarray]) -> list[np.ndarray]:
+        """Rings in picture pixels (one transform for all of them)."""
+        if not rings:
+            return []
+        return np.split(self.px(np.concatenate(rings)), np.cumsum([len(r) for r in rings])[:-1])
+
+    def background(self, background: _Background | _Scan) -> None:
+        """The scan under the picture."""
+        if background is not None:
+            scan = background if isinstance(background, _Scan) else _Scan(*background)
+            self.img[:] = scan.picture(Affine(1 / self.k, 0, self.bounds[0], 0, -1 / self.k, self.bounds[3]),
+                                       self.img.shape[:2])
+
+    def lines(self, rings: list[np.ndarray], colour: tuple[int, int, int], width: int) -> None:
+        if rings:
+            cv2.polylines(self.img, self.paths(rings), False, colour, width, cv2.LINE_AA, shift=4)
+
+    def fill(self, polygons: list[list[np.ndarray]], colour: tuple[int, int, int], alpha: float) -> None:
+        """Polygons (each its rings, holes left open) blended over the picture."""
+        if not polygons:
+            return
+        mask = np.zeros(self.img.shape[:2], np.uint8)
+        for rings in polygons:
+            cv2.fillPoly(mask, self.paths(rings), 255, cv2.LINE_AA, shift=4)
+        a = mask.astype(np.float32)[..., None] * (alpha / 255.0)
+        self.img[:] = np.round(self.img * (1 - a) + np.array(colour, np.float32) * a).astype(np.uint8)
 
 
 def _rings(geoms) -> list[np.ndarray]:
-    """Every ring of (multi)polygons (or lines) as coordinate arrays, for a LineCollection."""
-    out = []
-    for g in geoms:
-        if g is None or g.is_empty:
-            continue
-        b = g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g
-        for part in getattr(b, "geoms", [b]):
-            out.append(np.asarray(part.coords)[:, :2])
+    """Every ring of (multi)polygons (or every line of lines, every point of points) as coordinate arrays."""
+    return [r for rings in _rings_by_geom(geoms) for r in rings]
+
+
+def _rings_by_geom(geoms) -> list[list[np.ndarray]]:
+    """The rings (lines) of each geometry, as (n, 2) coordinate arrays, for all of them at once."""
+    geoms = np.asarray(geoms, dtype=object)
+    out: list[list[np.ndarray]] = [[] for _ in range(len(geoms))]
+    ok = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    if not len(ok):
+        return out
+    g = geoms[ok]
+    areal = np.isin(shapely.get_type_id(g), (3, 6))  # polygons: their rings; lines, points: themselves
+    g = np.where(areal, shapely.boundary(g), g)
+    parts, owner = shapely.get_parts(g, return_index=True)
+    xy, at = shapely.get_coordinates(parts, return_index=True)
+    cut = np.flatnonzero(np.diff(at)) + 1
+    for i, coords in zip(owner[at[np.r_[0, cut]]] if len(at) else [], np.split(xy, cut)):
+        out[ok[i]].append(coords)
     return out
-
-
-def _draw(ax, geoms, *, edge: str, width: float, fill: str | None = None) -> None:
-    """Outlines (and optionally fills) of polygons, drawn in one collection each."""
-    rings = _rings(geoms)
-    if fill is not None:
-        polys = []
-        for g in geoms:
-            for part in getattr(g, "geoms", [g]):
-                if part.geom_type == "Polygon":
-                    polys.append(np.asarray(part.exterior.coords)[:, :2])
-        ax.add_collection(PolyCollection(polys, facecolors=fill, edgecolors="none", alpha=0.35))
-    ax.add_collection(LineCollection(rings, colors=edge, linewidths=width))
 
 
 def _flagged(parcels: gpd.GeoDataFrame) -> np.ndarray:
@@ -121,72 +164,94 @@ def _flagged(parcels: gpd.GeoDataFrame) -> np.ndarray:
     return (flags != "").to_numpy() if flags is not None else np.zeros(len(parcels), dtype=bool)
 
 
-def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background = None, title: str = "",
+def _font(px: float) -> ImageFont.FreeTypeFont:
+    size = max(6, round(px))
+    return ImageFont.truetype(str(FONT), size) if FONT.exists() else ImageFont.load_default(size)
+
+
+def _ticks(lo: float, hi: float, most: int = 8) -> np.ndarray:
+    """Round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) within [lo, hi], at most ``most``."""
+    span = max(hi - lo, 1e-9)
+    step = 0.0
+    for p in range(int(np.floor(np.log10(span / most))), int(np.ceil(np.log10(span))) + 2):
+        step = next((m * 10.0**p for m in (1, 2, 2.5, 5) if span / (m * 10.0**p) <= most), 0.0)
+        if step:
+            break
+    return np.arange(np.ceil(lo / step) * step, hi + step * 1e-9, step)
+
+
+def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background | _Scan = None, title: str = "",
                     max_px: int = 1800) -> bytes:
-    """PNG bytes: the parcels over the scan, flagged parcels filled red, numbers shown when legible."""
-    bounds = tuple(parcels.total_bounds)
-    arr, ext = _open_background(background, bounds, max_px)
-    w, h = bounds[2] - bounds[0], bounds[3] - bounds[1]
-    fig_w = 12.0
-    fig, ax = plt.subplots(figsize=(fig_w, fig_w * h / max(w, 1e-9) + 0.6), dpi=max_px / fig_w)
-    if arr is not None:
-        ax.imshow(arr, extent=ext, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+    """PNG bytes: the parcels over the scan, flagged parcels filled red, numbers shown when legible.
+
+    ``max_px`` wide, with map coordinates along the left and bottom edges and the title above.
+    """
+    bounds = tuple(float(v) for v in parcels.total_bounds)
+    w, h = max(bounds[2] - bounds[0], 1e-9), max(bounds[3] - bounds[1], 1e-9)
+    pt = max_px / 12.0 / 72.0  # pixels a typographic point, on a 12-inch-wide picture
+    tick_font, title_font = _font(6 * pt), _font(10 * pt)
+    xt, yt = _ticks(bounds[0], bounds[2]), _ticks(bounds[1], bounds[3])
+    fmt = (lambda v: f"{v:.0f}") if all(float(v).is_integer() for v in np.r_[xt, yt]) else (lambda v: f"{v:g}")
+    left = int(max(tick_font.getlength(fmt(v)) for v in yt) + 12 * pt)
+    top = int(22 * pt) if title else int(8 * pt)
+    bottom, right = int(16 * pt), int(10 * pt)
+    k = (max_px - left - right) / w
+    mw, mh = max_px - left - right, max(1, round(h * k))
+    c = _Canvas(bounds, k, (mw, mh))
+    c.background(background)
     flagged = _flagged(parcels)
-    geoms = np.asarray(parcels.geometry.values, dtype=object)
-    _draw(ax, geoms[~flagged], edge="#1565c0", width=0.6)
-    if flagged.any():
-        _draw(ax, geoms[flagged], edge="#b71c1c", width=1.0, fill="#e53935")
+    rings = _rings_by_geom(parcels.geometry.values)
+    c.fill([rings[i] for i in np.flatnonzero(flagged)], _FILL, 0.35)
+    c.lines([r for i in np.flatnonzero(~flagged) for r in rings[i]], _BLUE, max(1, round(0.6 * pt)))
+    c.lines([r for i in np.flatnonzero(flagged) for r in rings[i]], _RED, max(1, round(1.0 * pt)))
+    page = Image.new("RGB", (max_px, mh + top + bottom), "white")
+    page.paste(Image.fromarray(c.img), (left, top))
+    draw = ImageDraw.Draw(page)
     if len(parcels) <= 400 and "parcel_no" in parcels.columns:
-        pts = parcels.geometry.representative_point()
-        for p, n in zip(pts, parcels["parcel_no"]):
-            if n is not None and not (isinstance(n, float) and np.isnan(n)) and str(n) != "<NA>":
-                ax.annotate(str(n), (p.x, p.y), fontsize=5, color="#0d47a1", ha="center", va="center")
-    ax.set_xlim(bounds[0], bounds[2])
-    ax.set_ylim(bounds[1], bounds[3])
-    ax.set_aspect("equal")
-    ax.ticklabel_format(useOffset=False, style="plain")
-    ax.tick_params(labelsize=6)
+        font = _font(5 * pt)
+        pts = shapely.get_coordinates(shapely.point_on_surface(np.asarray(parcels.geometry.values, dtype=object)))
+        for (x, y), n in zip(c.px(pts) / 16.0 + 0.5, parcels["parcel_no"]):
+            if not pd.isna(n):
+                draw.text((left + x, top + y), str(n), fill=_NUMBER, font=font, anchor="mm")
+    draw.rectangle((left - 1, top - 1, left + mw, top + mh), outline="black")
+    tick = max(2, round(3.5 * pt))
+    for v in xt:
+        x = left + (v - bounds[0]) * k
+        draw.line((x, top + mh, x, top + mh + tick), fill="black")
+        draw.text((x, top + mh + tick + 2), fmt(v), fill="black", font=tick_font, anchor="mt")
+    for v in yt:
+        y = top + (bounds[3] - v) * k
+        draw.line((left - 1 - tick, y, left - 1, y), fill="black")
+        draw.text((left - tick - 4, y), fmt(v), fill="black", font=tick_font, anchor="rm")
     if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+        draw.text((left + mw / 2, top / 2), title, fill="black", font=title_font, anchor="mm")
+    _, png = cv2.imencode(".png", cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR))
+    return png.tobytes()
 
 
 #: side of a thumbnail, pixels
 THUMB_PX = 192
 
 
-def _thumbnail(geom, parcels: gpd.GeoDataFrame, background: _Background, margin: float) -> bytes:
-    """PNG bytes: the place of one item, its neighbours in blue and the item in red, over the scan."""
+def _thumbnail(geom, parcels: gpd.GeoDataFrame, rings: list[list[np.ndarray]], background: _Scan | None,
+               margin: float) -> bytes:
+    """PNG bytes: the place of one item, its neighbours in blue and the item in red, over the scan.
+
+    ``rings`` are the rings of every parcel (:func:`_rings_by_geom`), computed once for all thumbnails.
+    """
     x0, y0, x1, y1 = geom.bounds
     side = max(x1 - x0, y1 - y0, 1e-9) + 2 * margin
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     b = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
-    k = THUMB_PX / side  # pixels per map unit
-
-    def px(xy: np.ndarray) -> np.ndarray:  # map -> thumbnail pixels, 4 bits of sub-pixel (cv2 shift)
-        return np.round(np.column_stack([(xy[:, 0] - b[0]) * k, (b[3] - xy[:, 1]) * k]) * 16).astype(np.int32)
-
-    img = np.full((THUMB_PX, THUMB_PX, 3), 255, np.uint8)
-    arr, ext = _open_background(background, b, 2 * THUMB_PX)
-    if arr is not None:
-        rgb = arr if arr.ndim == 3 else np.repeat(arr[..., None], 3, axis=2)
-        (c0, r0), (c1, r1) = (np.round(px(np.array([[ext[0], ext[3]], [ext[1], ext[2]]])) / 16).astype(int))
-        c0, r0, c1, r1 = max(c0, 0), max(r0, 0), min(c1, THUMB_PX), min(r1, THUMB_PX)
-        if c1 > c0 and r1 > r0:
-            img[r0:r1, c0:c1] = cv2.resize(np.ascontiguousarray(rgb[..., :3]), (c1 - c0, r1 - r0),
-                                           interpolation=cv2.INTER_AREA)
+    c = _Canvas(b, THUMB_PX / side, (THUMB_PX, THUMB_PX))
+    c.background(background)
     if len(parcels):
-        near = parcels.geometry.values[parcels.sindex.query(box(*b))]
-        cv2.polylines(img, [px(r) for r in _rings(near)], False, (21, 101, 192), 1, cv2.LINE_AA, shift=4)
-    cv2.polylines(img, [px(r) for r in _rings([geom])], False, (229, 57, 53), 2, cv2.LINE_AA, shift=4)
+        c.lines([r for i in parcels.sindex.query(box(*b)) for r in rings[i]], _BLUE, 1)
+    c.lines(_rings([geom]), _ITEM, 2)
     if geom.geom_type in ("Point", "MultiPoint"):
-        for q in px(np.array([(p.x, p.y) for p in getattr(geom, "geoms", [geom])])):
-            cv2.circle(img, (int(q[0]), int(q[1])), 5 * 16, (229, 57, 53), -1, cv2.LINE_AA, shift=4)
-    ok, png = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        for q in c.px(shapely.get_coordinates(geom)):
+            cv2.circle(c.img, (int(q[0]), int(q[1])), 5 * 16, _ITEM, -1, cv2.LINE_AA, shift=4)
+    _, png = cv2.imencode(".png", cv2.cvtColor(c.img, cv2.COLOR_RGB2BGR))
     return png.tobytes()
 
 
@@ -212,11 +277,12 @@ def write_qa_report(path_html: str | os.PathLike, parcels: gpd.GeoDataFrame, fin
 
     ``parcels`` follows the parcel-layer contract (``parcel_no``, ``confidence``,
     ``qa_flags``...); ``findings`` come from :func:`gis.topology.check_parcels`;
-    ``background`` is a georeferenced raster path, or ``(array, transform)``, in the
-    parcels' CRS.  ``scores`` (e.g. PQ against a truth), ``residuals`` (control-point
-    rows) and ``summary`` (key -> value facts such as the georeferencing RMS) add
-    their own sections.  With ``picture_path`` the overview PNG is also written there.
+    ``background`` is the scan and its map -> scan pixel function in the parcels' CRS,
+    e.g. ``(image, georef.to_pixel)``: each picture is resampled from the scan itself.
+    ``scores`` (e.g. PQ against a truth), ``residuals`` (control-point rows) and
+    ``summary`` (key -> value facts such as the georeferencing RMS) add their own sections.  With ``picture_path`` the overview PNG is also written there.
     """
+    background = None if background is None else _Scan(*background)  # its reductions shared by all pictures
     overview = render_overview(parcels, background=background, title=title)
     if picture_path is not None:
         Path(picture_path).write_bytes(overview)
@@ -230,6 +296,7 @@ def write_qa_report(path_html: str | os.PathLike, parcels: gpd.GeoDataFrame, fin
     items += [("low_confidence", "warning", f"{_describe(parcels, i)}: độ tin cậy {float(parcels.loc[i, 'confidence']):.2f}",
                parcels.geometry.loc[i], (i,)) for i in low]
     items.sort(key=lambda t: (t[1] != "error", t[0]))
+    rings = _rings_by_geom(parcels.geometry.values)
     scale_m = max(float(np.ptp(parcels.total_bounds[[0, 2]])), 1.0) / 60 if len(parcels) else 5.0
     e = html.escape
     out = [
@@ -266,7 +333,7 @@ def write_qa_report(path_html: str | os.PathLike, parcels: gpd.GeoDataFrame, fin
         who = ", ".join(_describe(parcels, f) for f in fids[:4]) + (" …" if len(fids) > 4 else "")
         pic = ""
         if geom is not None and not geom.is_empty and k < MAX_THUMBNAILS:
-            pic = _img(_thumbnail(geom, parcels, background, scale_m), code, "thumb") + "<br>"
+            pic = _img(_thumbnail(geom, parcels, rings, background, scale_m), code, "thumb") + "<br>"
         cls = "err" if sev == "error" else "warn"
         out.append(f"<div class='item'>{pic}<span class='{cls}'>{e(vi)}</span> <span class='en'>{e(en)}</span><br>"
                    f"{e(who)}<br><span class='en'>{e(msg)}</span></div>")

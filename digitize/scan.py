@@ -95,13 +95,16 @@ def regions_to_map(regions: gpd.GeoDataFrame, georef: Georeference, *, crs: CRS)
 
 def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: int | None = None,
                   sheet_no: str | None = None, method: str = "auto",
-                  progress: Callable[[str], None] | None = None) -> ScanResult:
+                  progress: Callable[[str], None] | None = None,
+                  on_georeference: Callable[[Georeference], None] | None = None) -> ScanResult:
     """Digitize one scanned sheet: see the module docstring.
 
     ``image`` is the scan (uint8 grey or RGB), ``gcps`` its control points in ``crs`` (those on
     the sheet's frame corners, ticks and grid crosses are measured on the scan first);
     ``scale`` comes from the sheet number when not given.  ``progress`` is called with
-    the name of each step as it starts.
+    the name of each step as it starts; ``on_georeference`` with the georeference as soon
+    as it is fitted (a caller can start work that needs only it, such as warping the scan,
+    beside the line-work and label steps).
     """
     step = progress or (lambda name: None)
     timings: dict[str, float] = {}
@@ -125,6 +128,8 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     px_m = georef.pixel_size_m()
     px_per_mm = sheet.scale / (1000.0 * px_m)
     lap("georeference")
+    if on_georeference is not None:
+        on_georeference(georef)
 
     step("vectorize")
     vec = vectorize(grey, px_per_mm=px_per_mm, crosses=grid_crosses(sheet, georef))
