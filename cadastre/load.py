@@ -591,20 +591,13 @@ class _Writer:
         n = rows.num_rows
         if not n:
             return
-        uids = new_uids(n)
-        versions = np.ones(n, dtype=np.int32)
-        if by_no:
-            uid_list = uids.to_pylist()
-            for i, no in enumerate(rows["parcel_no"].to_pylist()):
-                old = by_no.get(no)
-                if old is not None:
-                    uid_list[i], versions[i] = old.parcel_uid, old.version + 1
-            uids = pa.array(uid_list, type=pa.string())
         source_id = self._source(now)
-        if self.reg.kind == "postgis":
-            # rows built ahead by the preparing thread (a bulk load), else here
-            copy = sheet.copy if sheet.copy is not None and n == len(sheet) and not by_no else \
-                _copy_rows(sheet, rows, uids, versions)
+        if self.reg.kind == "postgis" and sheet.copy is not None and n == len(sheet) and not by_no:
+            copy = sheet.copy  # built ahead by the preparing thread (a bulk load)
+        else:
+            uids, versions = self._identities(rows, by_no)
+            copy = _copy_rows(sheet, rows, uids, versions) if self.reg.kind == "postgis" else None
+        if copy is not None:
             cur = self.conn.connection.dbapi_connection.cursor()
             cur.copy_expert(f"COPY parcel ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT binary)",
                             io.BytesIO(copy.stamped(now, txn, source_id)), size=1 << 20)
@@ -619,6 +612,20 @@ class _Writer:
                     "parcel_no", "area_m2", "land_use", "address", "content_hash")),
                 shapely.from_wkb(rows["wkb"].to_numpy()))
         ])
+
+    @staticmethod
+    def _identities(rows: pa.Table, by_no: dict) -> tuple[pa.Array, np.ndarray]:
+        """Each new row's parcel uid and version: the parcel's next version when the sheet had it, else a new uid."""
+        n = rows.num_rows
+        uids, versions = new_uids(n), np.ones(n, dtype=np.int32)
+        if by_no:
+            uid_list = uids.to_pylist()
+            for i, no in enumerate(rows["parcel_no"].to_pylist()):
+                old = by_no.get(no)
+                if old is not None:
+                    uid_list[i], versions[i] = old.parcel_uid, old.version + 1
+            uids = pa.array(uid_list, type=pa.string())
+        return uids, versions
 
     def _map_sheet(self, sheet: PreparedSheet) -> None:
         insert = pg_insert if self.reg.kind == "postgis" else sqlite_insert
