@@ -8,15 +8,18 @@ one starts at version 1, and an unchanged one is left alone, so loading the same
 input twice changes nothing.  Owners (``owner_name``, ``owner_id`` columns) go to
 ``party`` and ``rrr``.
 
-On PostGIS the new rows travel by binary ``COPY`` (the geometry as the WKB read from
-the file, a polygon wrapped as a one-part multipolygon without being rebuilt); a sheet
-is written in one transaction under an advisory lock, so a load killed half-way leaves
-each sheet entirely old or entirely new.  When the parcel table is empty the load is a
-bulk load: its indexes and constraints are dropped and built again once at the end, as
-``pg_restore`` does (the GiST index on a second connection beside the b-trees), under a
+The layer stays in Arrow arrays from the file to the database: no Python object is
+made per parcel.  Every parcel is checked: a polygon of one convex ring from its WKB
+alone, any other geometry through GEOS (and repaired when invalid).  On PostGIS the
+new rows travel by binary ``COPY`` (the geometry as the WKB read from the file, a
+polygon wrapped as a one-part multipolygon without being rebuilt); a sheet is written
+in one transaction under an advisory lock, so a load killed half-way leaves each sheet
+entirely old or entirely new.  When the parcel table is empty the load is a bulk load:
+its indexes and constraints are dropped and built again once at the end, as
+``pg_restore`` does (three groups of indexes on connections of their own), under a
 lock that makes other loads wait; every load first rebuilds them if a bulk load was
-killed before the end.  The next sheet is checked and prepared in a worker thread
-(GEOS releases the GIL) while this one is written.
+killed before the end, and each of its sheets goes to the server as one query.  The
+next sheets are checked and prepared in a worker thread while this one is written.
 """
 
 from __future__ import annotations
