@@ -20,7 +20,7 @@ import shapely
 from shapely.ops import split as split_by_line
 from sqlalchemy import Connection, func, select
 
-from cadastre.load import content_hash, wkb_hex
+from cadastre.load import content_hash
 from cadastre.parties import carry_rights, set_owner
 from cadastre.queries import ParcelRef, ParcelVersion, alive, in_box, parse_ref, resolve
 from cadastre.register import Register, utcnow
@@ -136,7 +136,7 @@ class _Edit:
             "sheet_no": base.sheet_no, "parcel_no": number, "area_m2": geom.area, "land_use": lu,
             "address": base.address, "begin_lifespan": self.now, "end_lifespan": None,
             "source_id": self.source_id, "transaction_id": self.txn,
-            "content_hash": content_hash(number, lu, base.address, wkb_hex(geom)),
+            "content_hash": content_hash(number, lu, base.address, geom),
             "geom": geom,
         }
         self.conn.execute(self.reg.table("parcel").insert(), row)

@@ -8,26 +8,31 @@ one starts at version 1, and an unchanged one is left alone, so loading the same
 input twice changes nothing.  Owners (``owner_name``, ``owner_id`` columns) go to
 ``party`` and ``rrr``.
 
-On PostGIS the new rows travel by binary ``COPY`` (the geometry as the WKB read from
-the file, a polygon wrapped as a one-part multipolygon without being rebuilt); a sheet
-is written in one transaction under an advisory lock, so a load killed half-way leaves
-each sheet entirely old or entirely new.  When the parcel table is empty the load is a
-bulk load: its indexes and constraints are dropped and built again once at the end, as
-``pg_restore`` does (the GiST index on a second connection beside the b-trees), under a
+The layer stays in Arrow arrays from the file to the database: no Python object is
+made per parcel.  Every parcel is checked: a polygon of one convex ring from its WKB
+alone, any other geometry through GEOS (and repaired when invalid).  On PostGIS the
+new rows travel by binary ``COPY`` (the geometry as the WKB read from the file, a
+polygon wrapped as a one-part multipolygon without being rebuilt); a sheet is written
+in one transaction under an advisory lock, so a load killed half-way leaves each sheet
+entirely old or entirely new.  When the parcel table is empty the load is a bulk load:
+its indexes and constraints are dropped and built again once at the end, as
+``pg_restore`` does (three groups of indexes on connections of their own), under a
 lock that makes other loads wait; every load first rebuilds them if a bulk load was
-killed before the end.  The next sheet is checked and prepared in a worker thread
-(GEOS releases the GIL) while this one is written.
+killed before the end, and each of its sheets goes to the server as one query.  The
+next sheets are checked and prepared in a worker thread while this one is written.
 """
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import io
 import os
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -77,11 +82,11 @@ SHEET_TOLERANCE = 0.02
 _REQUIRED = ("sheet_no", "parcel_no")
 #: the columns a load reads (any others in the layer are left in the file)
 _LOADED = (*_REQUIRED, "commune_code", "sheet_local_no", "land_use", "address", "owner_name", "owner_id")
+#: how many sheets are prepared ahead of the one being written (a busy machine's pauses
+#: fall on one side or the other without stopping both)
+_AHEAD = 3
 #: a WKB this short holds no coordinates (an empty polygon or multipolygon: byte order, type, 0 parts)
 _EMPTY_WKB_LEN = 9
-#: little-endian 2D ISO WKB headers: what GDAL and shapely write on this machine
-_POLYGON_LE = np.frombuffer(b"\x01\x03\x00\x00\x00", dtype=np.uint8)
-_MULTIPOLYGON_LE = np.frombuffer(b"\x01\x06\x00\x00\x00", dtype=np.uint8)
 #: a polygon's WKB behind this is the WKB of the one-part multipolygon holding it
 _ONE_PART_MULTI = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
 
@@ -138,7 +143,7 @@ class LoadReport:
 @dataclass
 class ParcelLayer:
     """A parcel layer as a load takes it: ``rows`` holds the loaded columns and ``wkb``,
-    each geometry as WKB bytes (None when missing), in ``crs``."""
+    each geometry as WKB (an Arrow-backed binary column, null when missing), in ``crs``."""
 
     rows: pd.DataFrame
     crs: CRS
@@ -149,14 +154,15 @@ def parcel_layer(gdf: gpd.GeoDataFrame) -> ParcelLayer:
     if gdf.crs is None:
         raise CRSError("the parcel layer has no CRS", hint="assign the sheet's CRS and export again")
     rows = pd.DataFrame({c: gdf[c].to_numpy() for c in _LOADED if c in gdf.columns}, index=gdf.index)
-    rows["wkb"] = shapely.to_wkb(gdf.geometry.to_numpy(), byte_order=1)
+    wkb = pa.array(shapely.to_wkb(gdf.geometry.to_numpy(), byte_order=1), type=pa.binary())
+    rows["wkb"] = pd.Series(pd.arrays.ArrowExtensionArray(wkb), index=gdf.index)
     return ParcelLayer(rows, gdf.crs)
 
 
 def read_parcel_layer(path: str | os.PathLike, *, layer: str = PARCEL_LAYER) -> ParcelLayer:
     """Read the ``parcels`` layer of a digitized or legacy output (or ground truth):
-    the columns a load uses, and the geometry as the file's WKB (through Arrow, without
-    building a geometry object)."""
+    the columns a load uses, and the geometry as the file's WKB, all as Arrow-backed
+    columns (no Python object per parcel)."""
     p = require_file(path, "dataset")
     try:
         with warnings.catch_warnings():
@@ -173,12 +179,8 @@ def read_parcel_layer(path: str | os.PathLike, *, layer: str = PARCEL_LAYER) -> 
     if not meta["crs"]:
         raise CRSError(f"{path}: layer {layer!r} has no CRS", hint="assign the sheet's CRS and export again")
     geom = meta["geometry_name"] or "wkb_geometry"
-    # plain numpy columns (text as Python strings, None when missing): pandas's own
-    # string arrays would be converted back on every sheet
-    columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
-    rows = pd.DataFrame({"wkb" if name == geom else name: pd.Series(values, dtype=values.dtype)
-                         for name, values in columns.items()})
-    return ParcelLayer(rows, CRS.from_user_input(meta["crs"]))
+    table = table.rename_columns(["wkb" if name == geom else name for name in table.column_names])
+    return ParcelLayer(table.to_pandas(types_mapper=pd.ArrowDtype), CRS.from_user_input(meta["crs"]))
 
 
 def registry_crs(crs: CRS) -> CRS:
@@ -216,21 +218,70 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(polys) if polys else shapely.MultiPolygon()
 
 
-def content_hash(parcel_no: int, land_use: str | None, address: str | None, wkb_hex: str) -> str:
-    """The hash that tells whether a parcel changed between two loads or edits
-    (``wkb_hex``: the MultiPolygon as little-endian ISO WKB in hex, see :func:`wkb_hex`)."""
-    return hashlib.md5(f"{parcel_no}|{land_use or ''}|{address or ''}|{wkb_hex}".encode()).hexdigest()
+def content_hashes(parcel_no: Sequence[int], land_use: pa.Array, address: pa.Array, wkb: pa.Array) -> pa.Array:
+    """The hashes that tell whether a parcel changed between two loads or edits: the MD5
+    (in hex) of ``parcel_no|land_use|address|WKB``, a missing text as '' and the
+    MultiPolygon's little-endian ISO WKB in upper-case hex."""
+    number = pc.cast(pa.array(np.asarray(parcel_no, dtype=np.int64)), pa.string())
+    fields = pc.binary_join_element_wise(number, land_use, address, "", "|",  # up to the WKB: "n|lu|ad|"
+                                         null_handling="replace", null_replacement="")
+    (field_ends, fields), (hex_ends, hexes) = _buffers(fields), _buffers(_hex(wkb, upper=True))
+    fields, hexes, md5 = memoryview(fields), memoryview(hexes), hashlib.md5
+    digests = []
+    for a, b, c, d in zip(*_pairs(field_ends), *_pairs(hex_ends)):
+        h = md5(fields[a:b])
+        h.update(hexes[c:d])
+        digests.append(h.digest())
+    return _fixed_width(binascii.hexlify(b"".join(digests)), 32).cast(pa.string())
 
 
-def wkb_hex(geoms):
-    """Geometries as little-endian ISO WKB in upper-case hex (what the hash uses).
+def _pairs(offsets: np.ndarray) -> tuple[list[int], list[int]]:
+    """Where each value begins and ends, as lists (the fastest to loop over)."""
+    ends = offsets.tolist()
+    return ends[:-1], ends[1:]
 
-    Same text as ``shapely.to_wkb(hex=True)``, four times faster: GEOS's hex writer is slow.
-    """
-    wkb = shapely.to_wkb(geoms, byte_order=1)
-    if isinstance(wkb, bytes):
-        return wkb.hex().upper()
-    return np.array([w.hex().upper() for w in wkb], dtype=object)
+
+def content_hash(parcel_no: int, land_use: str | None, address: str | None, geom: shapely.Geometry) -> str:
+    """:func:`content_hashes` of one parcel (``geom``: its MultiPolygon)."""
+    return content_hashes([parcel_no], pa.array([land_use], pa.string()), pa.array([address], pa.string()),
+                          pa.array([shapely.to_wkb(geom, byte_order=1)], pa.binary()))[0].as_py()
+
+
+def _hex(values: pa.Array, *, upper: bool = False) -> pa.Array:
+    """Binary values written in hex, as (large) binary values."""
+    offsets, data = _buffers(values)
+    digits = binascii.hexlify(data)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(values), [
+        None, pa.py_buffer(2 * offsets), pa.py_buffer(digits.upper() if upper else digits)])
+
+
+def _buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A binary or string array's value offsets (int64, the first 0) and bytes, as numpy
+    arrays without a copy (a null is an empty value)."""
+    large = pa.types.is_large_binary(values.type) or pa.types.is_large_string(values.type)
+    _, offsets, data = values.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int64 if large else np.int32)[values.offset:values.offset + len(values) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, dtype=np.uint8)
+    return (offsets - offsets[0]).astype(np.int64), data[offsets[0]:offsets[-1]]
+
+
+def _arrow_array(values) -> pa.Array | None:
+    """An Arrow-backed column (pandas or Arrow) as one Arrow array, without a copy; None for another column."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.arrays.ArrowExtensionArray):
+        values = values.__arrow_array__()
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values if isinstance(values, pa.Array) else None
+
+
+def _arrow(values, type: pa.DataType) -> pa.Array:
+    """A column (pandas, numpy or Arrow) as one Arrow array of ``type``."""
+    arrow = _arrow_array(values)
+    if arrow is None:
+        arrow = pa.array(np.asarray(values, dtype=object), type=type, from_pandas=True)
+    return arrow if arrow.type == type else arrow.cast(type)
 
 
 @dataclass
@@ -242,15 +293,14 @@ class PreparedSheet:
     scale: int
     extent: shapely.Polygon
     local_no: int | None
-    #: columns of equal length: parcel_no, area_m2, and as object arrays (None when
-    #: missing) land_use, address, wkb (the MultiPolygon as little-endian ISO WKB),
-    #: content_hash, owner_name, owner_id
-    rows: dict[str, np.ndarray]
+    #: parcel_no, area_m2, land_use, address (null when missing), wkb (the MultiPolygon
+    #: as little-endian ISO WKB), content_hash, owner_name, owner_id
+    rows: pa.Table
     #: on a bulk load, the rows ready for COPY (all new parcels), built while the sheet before is written
     copy: _CopyRows | None = None
 
     def __len__(self) -> int:
-        return len(self.rows["parcel_no"])
+        return self.rows.num_rows
 
 
 def prepare_sheet(commune_code: str, sheet_no: str, part: Mapping[str, Sequence], *,
@@ -261,13 +311,20 @@ def prepare_sheet(commune_code: str, sheet_no: str, part: Mapping[str, Sequence]
     as arrays), in the sheet's own CRS (where its number means something); ``transform`` reprojects geometries to the store's
     CRS.  A valid 2D polygon or multipolygon keeps the WKB it came with (a polygon
     wrapped as a one-part multipolygon); any other geometry is repaired and written
-    again by GEOS.  Raises :class:`InputError` with the reason when the sheet cannot be
-    loaded.
+    again by GEOS.  A polygon of one convex ring is checked from its WKB alone
+    (:func:`_convex_rings`), the others through GEOS.  Raises :class:`InputError` with
+    the reason when the sheet cannot be loaded.
     """
-    wkb = np.asarray(part["wkb"], dtype=object)
-    geoms = shapely.from_wkb(wkb)
-    sheet, min_e, min_n, max_e, max_n = _check_extent(sheet_no, geoms)
+    wkb = _arrow(part["wkb"], pa.binary())
     numbers = np.asarray(part["parcel_no"]).astype("int64")
+    head = _heads(wkb)
+    simple, bounds, area = _convex_rings(wkb, head)
+    if transform is not None:
+        simple[:] = False
+    geos = np.flatnonzero(~simple)  # the parcels GEOS reads
+    geoms = shapely.from_wkb(wkb.take(geos).to_numpy(zero_copy_only=False))
+    bounds[geos] = shapely.bounds(geoms)
+    sheet, min_e, min_n, max_e, max_n = _check_extent(sheet_no, bounds, wkb)
     uniq, counts = np.unique(numbers, return_counts=True)
     if (counts > 1).any():
         dup = ", ".join(str(n) for n in uniq[counts > 1][:10])
@@ -280,58 +337,120 @@ def prepare_sheet(commune_code: str, sheet_no: str, part: Mapping[str, Sequence]
     if transform is not None:
         geoms = transform(geoms)
         extent = transform(np.array([extent]))[0]
-    valid = shapely.is_valid(geoms)
-    out = np.empty(len(wkb), dtype=object)
+    valid = simple.copy()
+    valid[geos] = shapely.is_valid(geoms)
     if transform is None:
-        head = _heads(wkb)
-        multi = valid & (head == _MULTIPOLYGON_LE).all(axis=1)
-        poly = valid & (head == _POLYGON_LE).all(axis=1)
-        out[multi] = wkb[multi]
-        out[poly] = [_ONE_PART_MULTI + w for w in wkb[poly]]
-        again = ~(multi | poly)
+        kind = _le_type(head)
+        multi, poly = valid & (kind == 6), valid & (kind == 3)
     else:
-        again = np.ones(len(wkb), dtype=bool)
+        multi = poly = np.zeros(len(wkb), dtype=bool)
+    again = ~(multi | poly)
     if again.any():
-        geoms[again] = _multi(geoms[again], valid[again])
-        out[again] = shapely.to_wkb(geoms[again], byte_order=1)
-    land_use = _text_column(part, "land_use")
-    address = _text_column(part, "address")
-    hashes = [content_hash(n, lu, ad, w.hex().upper())
-              for n, lu, ad, w in zip(numbers.tolist(), land_use.tolist(), address.tolist(), out)]
-    rows = {"parcel_no": numbers, "area_m2": shapely.area(geoms), "land_use": land_use, "address": address,
-            "wkb": out, "content_hash": np.array(hashes, dtype=object),
-            "owner_name": _text_column(part, "owner_name"), "owner_id": _text_column(part, "owner_id")}
-    local = pd.Series(part.get("sheet_local_no", []), dtype=float).dropna()
+        redo = again[geos]
+        geoms[redo] = _multi(geoms[redo], valid[geos][redo])
+        wkb = pc.replace_with_mask(wkb, pa.array(again), pa.array(shapely.to_wkb(geoms[redo], byte_order=1)))
+    area[geos] = shapely.area(geoms)
+    wkb = pc.if_else(pa.array(poly), pc.binary_join_element_wise(_ONE_PART_MULTI, wkb, b""), wkb)
+    land_use, address = _text_column(part, "land_use"), _text_column(part, "address")
+    rows = pa.table({"parcel_no": numbers, "area_m2": area, "land_use": land_use, "address": address, "wkb": wkb,
+                     "content_hash": content_hashes(numbers, land_use, address, wkb),
+                     "owner_name": _text_column(part, "owner_name"), "owner_id": _text_column(part, "owner_id")})
+    local = pd.Series(np.asarray(part["sheet_local_no"], dtype=object)).dropna() if "sheet_local_no" in part else []
     return PreparedSheet(commune_code, sheet_no, sheet.scale, extent,
                          int(local.iloc[0]) if len(local) else None, rows)
 
 
-def _heads(wkb: np.ndarray) -> np.ndarray:
-    """The first five bytes (byte order, geometry type) of each WKB, as rows of a uint8 array."""
-    sizes = np.fromiter(map(len, wkb), dtype=np.int64, count=len(wkb))
-    starts = np.cumsum(sizes) - sizes
-    return np.frombuffer(b"".join(wkb), dtype=np.uint8)[starts[:, None] + np.arange(5)]
+#: the WKB header bytes the checks read: a multipolygon's (9), its first polygon's (9) and ring's point count (4)
+_HEAD = 22
 
 
-def _check_extent(sheet_no: str, geoms: np.ndarray):
+def _heads(wkb: pa.Array) -> np.ndarray:
+    """The first bytes of each WKB (zeros past its end), as rows of a uint8 array."""
+    offsets, data = _buffers(wkb)
+    padded = np.concatenate([data, np.zeros(_HEAD, dtype=np.uint8)])
+    return padded[offsets[:-1, None] + np.arange(_HEAD)]
+
+
+def _u32(head: np.ndarray, at: int) -> np.ndarray:
+    """The little-endian 32-bit integer at byte ``at`` of each row of ``head``."""
+    return np.ascontiguousarray(head[:, at:at + 4]).view("<u4")[:, 0].astype(np.int64)
+
+
+def _le_type(head: np.ndarray, at: int = 0) -> np.ndarray:
+    """The geometry type (ISO WKB code) of the little-endian WKB at byte ``at`` of each row; 0 when big-endian."""
+    return np.where(head[:, at] == 1, _u32(head, at + 1), 0)
+
+
+#: Shewchuk's bound on the relative error of an orientation determinant in doubles
+#: ("Adaptive precision floating-point arithmetic and fast robust geometric predicates", 1997: ccwerrboundA)
+_ORIENTATION_ERROR = (3 + 16 * 2.0**-53) * 2.0**-53
+
+
+def _convex_rings(wkb: pa.Array, head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which WKB (little-endian 2D ISO) are a polygon, or a one-part multipolygon, of one
+    strictly convex ring, and their bounds and area, read from the WKB without GEOS.
+
+    Such a ring is simple, so GEOS finds the polygon valid: it is closed, its coordinates
+    are finite, every vertex turns the same way (the sign of each turn is certain:
+    Shewchuk's error bound) and the edges turn once around (their x extent changes sign
+    twice; a ring turning twice or more crosses itself).  Bounds and area are the values
+    GEOS computes, bit for bit (its shoelace sum, in its order).  Returns (mask, bounds,
+    area); bounds and area are NaN where mask is False.
+    """
+    n = len(wkb)
+    offsets, data = _buffers(wkb)
+    mask, bounds, area = np.zeros(n, dtype=bool), np.full((n, 4), np.nan), np.full(n, np.nan)
+    kind, parts = _le_type(head), _u32(head, 5)
+    multi = (kind == 6) & (parts == 1) & (_le_type(head, 9) == 3) & (_u32(head, 14) == 1)
+    ring = np.where(multi, 18, 9)  # where the ring's point count is
+    points = np.where(multi, _u32(head, 18), _u32(head, 9))
+    candidate = (((kind == 3) & (parts == 1)) | multi) & (points >= 4) & (np.diff(offsets) == ring + 4 + 16 * points)
+    for k in np.unique(points[candidate]):
+        rows = np.flatnonzero(candidate & (points == k))
+        windows = np.lib.stride_tricks.sliding_window_view(data, 16 * k)
+        # coordinates as (x or y, point, ring): each point's values over the rings are contiguous
+        xy = np.ascontiguousarray(windows[offsets[rows] + ring[rows] + 4].view("<f8").reshape(-1, k, 2).T)
+        x, y = xy
+        # the turn at each vertex b (points 0..k-2) from a (the vertex before) to c (the one after)
+        bx, by, cx, cy = x[:-1], y[:-1], x[1:], y[1:]
+        ax, ay = np.concatenate([x[-2:-1], x[:-2]]), np.concatenate([y[-2:-1], y[:-2]])
+        left, right = (ax - cx) * (by - cy), (ay - cy) * (bx - cx)
+        turn, error = left - right, _ORIENTATION_ERROR * (np.abs(left) + np.abs(right))
+        # the sign of each edge's x extent, against the edge before (past a vertical edge:
+        # there are never two in a row when every turn is strict)
+        side = np.sign(cx - bx)
+        behind = np.concatenate([side[-2:], side])
+        before = np.where(behind[1:-1] == 0, behind[:-2], behind[1:-1])
+        ok = ((x[0] == x[-1]) & (y[0] == y[-1]) & np.isfinite(xy).all(axis=(0, 1))
+              & (((side != 0) & (before != side)).sum(axis=0) == 2)
+              & ((turn > error).all(axis=0) | (-turn > error).all(axis=0)))
+        total = np.zeros(len(rows))
+        for i in range(1, k - 1):  # GEOS's Area::ofRingSigned
+            total += (x[i] - x[0]) * (y[i - 1] - y[i + 1])
+        mask[rows[ok]] = True
+        bounds[rows[ok]] = np.column_stack([x.min(axis=0), y.min(axis=0), x.max(axis=0), y.max(axis=0)])[ok]
+        area[rows[ok]] = np.abs(total / 2.0)[ok]
+    return mask, bounds, area
+
+
+def _check_extent(sheet_no: str, bounds: np.ndarray, wkb: pa.Array):
     """The sheet of ``sheet_no`` and its extent; refuses a sheet whose parcels' inner
     points lie outside it (beyond the tolerance).  A parcel whose bounding box lies
     within the tolerated extent needs no inner point: it lies inside its box."""
-    bounds = shapely.bounds(geoms)
     cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
     sheet = parse_sheet(sheet_no, northing_hint=float(np.median(cy)))
     min_e, min_n, max_e, max_n = sheet.extent
     tol = SHEET_TOLERANCE * sheet.size_m
     lo_e, lo_n, hi_e, hi_n = min_e - tol, min_n - tol, max_e + tol, max_n + tol
     boxed = (bounds[:, 0] >= lo_e) & (bounds[:, 1] >= lo_n) & (bounds[:, 2] <= hi_e) & (bounds[:, 3] <= hi_n)
-    outside = np.zeros(len(geoms), dtype=bool)
+    outside = np.zeros(len(bounds), dtype=bool)
     if not boxed.all():
-        inner = shapely.point_on_surface(geoms[~boxed])
+        inner = shapely.point_on_surface(shapely.from_wkb(wkb.filter(pa.array(~boxed)).to_numpy(zero_copy_only=False)))
         xs, ys = shapely.get_x(inner), shapely.get_y(inner)
         outside[~boxed] = (xs < lo_e) | (xs > hi_e) | (ys < lo_n) | (ys > hi_n)
     if outside.any():
         raise InputError(
-            f"sheet number {sheet_no} does not match its extent: {int(outside.sum())} of {len(geoms)}"
+            f"sheet number {sheet_no} does not match its extent: {int(outside.sum())} of {len(bounds)}"
             f" parcels lie outside E {min_e:.0f}-{max_e:.0f} N {min_n:.0f}-{max_n:.0f}"
             f" (parcels around E {np.median(cx):.0f} N {np.median(cy):.0f})",
             hint="check the sheet number read from the sheet's title, or the georeference",
@@ -339,33 +458,56 @@ def _check_extent(sheet_no: str, geoms: np.ndarray):
     return sheet, min_e, min_n, max_e, max_n
 
 
-def _text_column(part: Mapping[str, Sequence], name: str) -> np.ndarray:
-    """A text column with None (never NaN) where the value is missing or blank."""
-    out = np.full(len(part["parcel_no"]), None, dtype=object)
+def _text_column(part: Mapping[str, Sequence], name: str) -> pa.Array:
+    """A text column, stripped, null where the value is missing or blank."""
+    n = len(part["parcel_no"])
     if name not in part:
-        return out
-    values = np.asarray(part[name], dtype=object)
-    present = ~pd.isna(values)
-    out[present] = [s.strip() or None for s in map(str, values[present])]
-    return out
+        return pa.nulls(n, pa.string())
+    arrow = _arrow_array(part[name])
+    if arrow is None or not (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
+        values = np.asarray(part[name] if arrow is None else arrow.to_numpy(zero_copy_only=False), dtype=object)
+        out = np.full(n, None, dtype=object)
+        present = ~pd.isna(values)
+        out[present] = [s.strip() or None for s in map(str, values[present])]
+        return pa.array(out, type=pa.string())
+    # Python's strip only for the values that are empty or begin or end with a byte that
+    # may be part of a space (ASCII up to 0x20, or any byte of a non-ASCII character)
+    offsets, data = _buffers(arrow)
+    padded = np.concatenate([data, np.zeros(1, dtype=np.uint8)])
+    first, last = padded[offsets[:-1]], padded[np.maximum(offsets[1:] - 1, 0)]
+    odd = (arrow.is_valid().to_numpy(zero_copy_only=False)
+           & ((offsets[1:] == offsets[:-1]) | (first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)))
+    if odd.any():
+        stripped = [s.strip() or None for s in arrow.filter(pa.array(odd)).to_pylist()]
+        arrow = pc.replace_with_mask(arrow, pa.array(odd), pa.array(stripped, type=arrow.type))
+    return arrow.cast(pa.string())
 
 
-def _sheets(rows: pd.DataFrame, commune: str | None) -> Iterator[tuple[str, str, dict[str, np.ndarray]]]:
-    """The rows of each (commune, sheet), as arrays, in sorted order."""
+def _sheets(rows: pd.DataFrame, commune: str | None) -> Iterator[tuple[str, str, dict[str, Sequence]]]:
+    """The rows of each (commune, sheet), as columns, in sorted order."""
     if "commune_code" in rows.columns and commune is None:
         if rows["commune_code"].isna().any():
             raise InputError("some parcels have no commune_code", hint="give --commune CODE for them")
-        keys = rows["commune_code"].astype(str)
+        communes, commune_names = pd.factorize(rows["commune_code"].astype(str))
     elif commune is not None:
-        keys = pd.Series(commune, index=rows.index)
+        communes, commune_names = np.zeros(len(rows), dtype=np.int64), np.array([commune], dtype=object)
     else:
         raise InputError("the parcel layer has no commune_code column",
                          hint="give the commune with --commune CODE")
-    groups = pd.DataFrame({"c": keys.to_numpy(), "s": rows["sheet_no"].astype(str).to_numpy()}).groupby(
-        ["c", "s"], sort=True).indices
-    columns = {name: rows[name].to_numpy() for name in rows.columns}
-    for c, s in sorted(groups):
-        yield c, s, {name: values[groups[c, s]] for name, values in columns.items()}
+    sheets, sheet_names = pd.factorize(rows["sheet_no"].astype(str))
+    commune_names, sheet_names = np.asarray(commune_names, dtype=object), np.asarray(sheet_names, dtype=object)
+    # each (commune, sheet) as one number that sorts as the pair of names does
+    key = np.argsort(np.argsort(commune_names))[communes] * len(sheet_names) + np.argsort(np.argsort(sheet_names))[sheets]
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
+    # Arrow-backed columns stay Arrow, in one chunk (taking from many chunks is slow)
+    columns = {name: _arrow_array(rows[name]) for name in rows.columns}
+    columns = {name: rows[name].to_numpy() if values is None else values for name, values in columns.items()}
+    for group in np.split(order, bounds):
+        first, n = group[0], len(group)
+        together = group[-1] - first + 1 == n  # a sheet's rows one after another in the layer: no copy
+        yield (commune_names[communes[first]], sheet_names[sheets[first]],
+               {name: values[first:first + n] if together else values.take(group) for name, values in columns.items()})
 
 
 # --- writing ------------------------------------------------------------------------
@@ -382,6 +524,8 @@ class _Writer:
         self.t = reg.metadata.tables
         #: a bulk load into a table that was empty: no sheet has current parcels yet
         self.bulk = False
+        #: ids drawn ahead from the sequences of ``source`` and ``edit_transaction`` (bulk load)
+        self._ids: dict[str, list[int]] = {}
 
     def _source(self, now: datetime) -> int:
         if self.source_id is None:
@@ -394,18 +538,15 @@ class _Writer:
 
     def write(self, sheet: PreparedSheet) -> SheetResult:
         """One sheet in one transaction; a sheet with no change leaves no trace."""
+        if self.bulk and sheet.copy is not None and not _has_owners(sheet):
+            return self._write_new(sheet)
         conn, t = self.conn, self.t
         parcel = t["parcel"]
         source_before = self.source_id
         result = SheetResult(sheet.commune_code, sheet.sheet_no, "unchanged")
         with conn.begin() as trans:
             if self.reg.kind == "postgis":
-                # a commit need not wait for its WAL flush: a crash of the server may lose the
-                # last sheets loaded, never a part of one (a killed client never commits)
-                conn.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext(:b)),"
-                                  " pg_advisory_xact_lock(hashtext(:k)),"
-                                  " set_config('synchronous_commit', 'off', true)"),
-                             {"b": _BULK_LOCK, "k": f"sheet:{sheet.commune_code}:{sheet.sheet_no}"})
+                conn.exec_driver_sql(_LOCK_SHEET, {"b": _BULK_LOCK, "k": _sheet_lock(sheet)})
             current = [] if self.bulk else conn.execute(
                 select(parcel.c.id, parcel.c.parcel_uid, parcel.c.version, parcel.c.parcel_no,
                        parcel.c.content_hash)
@@ -414,13 +555,13 @@ class _Writer:
             ).all()
             by_no = {r.parcel_no: r for r in current}
             if current:
-                hash_of = dict(zip(sheet.rows["parcel_no"].tolist(), sheet.rows["content_hash"]))
+                hash_of = dict(zip(sheet.rows["parcel_no"].to_pylist(), sheet.rows["content_hash"].to_pylist()))
                 keep = np.array([(r := by_no.get(n)) is not None and r.content_hash == h
                                  for n, h in hash_of.items()], dtype=bool)
                 close = [r for r in current if hash_of.get(r.parcel_no) != r.content_hash]
             else:  # a sheet loaded for the first time: every parcel is new
                 hash_of, keep, close = {}, np.zeros(len(sheet), dtype=bool), []
-            new_rows = _take(sheet.rows, ~keep) if keep.any() else sheet.rows
+            new_rows = sheet.rows.filter(pa.array(~keep)) if keep.any() else sheet.rows
             result.unchanged = int(keep.sum())
             result.retired = sum(1 for r in close if r.parcel_no not in hash_of)
             result.changed = len(close) - result.retired
@@ -441,6 +582,54 @@ class _Writer:
             result.status = "loaded"
         return result
 
+    def _write_new(self, sheet: PreparedSheet) -> SheetResult:
+        """A sheet of a bulk load (every parcel new, no owners) sent as one query: its
+        locks, edit transaction, map sheet and parcels (COPY), then the commit.  Two round
+        trips to the server instead of seven: on a busy machine each waits for both sides
+        to be woken, which bounded a bulk load more than the server's work did."""
+        dbapi = self.conn.connection.dbapi_connection
+        now, first = utcnow(), self.source_id is None
+        dbapi.autocommit = True  # the query holds its own BEGIN and COMMIT
+        cur = dbapi.cursor()
+        try:
+            source_id = self._next_id(cur, "source") if first else self.source_id
+            txn = self._next_id(cur, "edit_transaction")
+            statements = [cur.mogrify(_LOCK_SHEET, {"b": _BULK_LOCK, "k": _sheet_lock(sheet)})]
+            if first:
+                statements.append(cur.mogrify(
+                    "INSERT INTO source (id, kind, reference, date, description, officer)"
+                    " VALUES (%s, 'digitized_sheet', %s, %s, 'load of digitized sheets', %s)",
+                    (source_id, self.source_ref, now, self.officer)))
+            statements += [
+                cur.mogrify("INSERT INTO edit_transaction (id, kind, source_id, officer, at)"
+                            " VALUES (%s, 'load', %s, %s, %s)", (txn, source_id, self.officer, now)),
+                cur.mogrify("INSERT INTO map_sheet (sheet_no, scale, commune_code, local_no, geom)"
+                            " VALUES (%s, %s, %s, %s, ST_GeomFromWKB(%s, %s))"
+                            " ON CONFLICT (commune_code, sheet_no) DO NOTHING",
+                            (sheet.sheet_no, sheet.scale, sheet.commune_code, sheet.local_no,
+                             shapely.to_wkb(sheet.extent), self.reg.srid)),
+                _COPY_SQL.encode()]
+            query = b"; ".join([b"BEGIN", *statements, b"COMMIT"])
+            try:
+                cur.copy_expert(query, io.BytesIO(sheet.copy.stamped(now, txn, source_id)), size=1 << 20)
+            except Exception:
+                if not dbapi.closed:
+                    cur.execute("ROLLBACK")
+                raise
+        finally:
+            cur.close()
+            dbapi.autocommit = False
+        self.source_id = source_id
+        return SheetResult(sheet.commune_code, sheet.sheet_no, "loaded", inserted=len(sheet))
+
+    def _next_id(self, cur, table: str) -> int:
+        """The next id of ``table``'s sequence, drawn 64 at a time."""
+        ids = self._ids.setdefault(table, [])
+        if not ids:
+            cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, 64)", (table,))
+            ids.extend(reversed([r[0] for r in cur.fetchall()]))
+        return ids.pop()
+
     def _transaction(self, now: datetime) -> int:
         et = self.t["edit_transaction"]
         return self.conn.execute(et.insert().returning(et.c.id), {
@@ -458,26 +647,19 @@ class _Writer:
                 raise ConflictError("a parcel of the sheet was edited while the sheet was loading",
                                     hint="load the sheet again")
 
-    def _insert(self, sheet: PreparedSheet, rows: dict[str, np.ndarray], by_no: dict, now: datetime,
-                txn: int) -> None:
-        n = len(rows["parcel_no"])
+    def _insert(self, sheet: PreparedSheet, rows: pa.Table, by_no: dict, now: datetime, txn: int) -> None:
+        n = rows.num_rows
         if not n:
             return
-        uids = new_uids(n)
-        versions = [1] * n
-        if by_no:
-            for i, n in enumerate(rows["parcel_no"].tolist()):
-                old = by_no.get(n)
-                if old is not None:
-                    uids[i], versions[i] = old.parcel_uid, old.version + 1
         source_id = self._source(now)
-        if self.reg.kind == "postgis":
-            # rows built ahead by the preparing thread (a bulk load), else here
-            copy = sheet.copy if sheet.copy is not None and n == len(sheet) and not by_no else \
-                _copy_rows(sheet, rows, uids, versions)
+        if self.reg.kind == "postgis" and sheet.copy is not None and n == len(sheet) and not by_no:
+            copy = sheet.copy  # built ahead by the preparing thread (a bulk load)
+        else:
+            uids, versions = self._identities(rows, by_no)
+            copy = _copy_rows(sheet, rows, uids, versions) if self.reg.kind == "postgis" else None
+        if copy is not None:
             cur = self.conn.connection.dbapi_connection.cursor()
-            cur.copy_expert(f"COPY parcel ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT binary)",
-                            io.BytesIO(copy.stamped(now, txn, source_id)), size=1 << 20)
+            cur.copy_expert(_COPY_SQL, io.BytesIO(copy.stamped(now, txn, source_id)), size=1 << 20)
             cur.close()
             return
         self.conn.execute(self.t["parcel"].insert(), [
@@ -485,9 +667,24 @@ class _Writer:
              "parcel_no": no, "area_m2": area, "land_use": lu, "address": ad, "begin_lifespan": now,
              "end_lifespan": None, "source_id": source_id, "transaction_id": txn, "content_hash": h, "geom": g}
             for u, v, no, area, lu, ad, h, g in zip(
-                uids, versions, rows["parcel_no"].tolist(), rows["area_m2"].tolist(), rows["land_use"],
-                rows["address"], rows["content_hash"], shapely.from_wkb(rows["wkb"]))
+                uids.to_pylist(), versions.tolist(), *(rows[c].to_pylist() for c in (
+                    "parcel_no", "area_m2", "land_use", "address", "content_hash")),
+                shapely.from_wkb(rows["wkb"].to_numpy()))
         ])
+
+    @staticmethod
+    def _identities(rows: pa.Table, by_no: dict) -> tuple[pa.Array, np.ndarray]:
+        """Each new row's parcel uid and version: the parcel's next version when the sheet had it, else a new uid."""
+        n = rows.num_rows
+        uids, versions = new_uids(n), np.ones(n, dtype=np.int32)
+        if by_no:
+            uid_list = uids.to_pylist()
+            for i, no in enumerate(rows["parcel_no"].to_pylist()):
+                old = by_no.get(no)
+                if old is not None:
+                    uid_list[i], versions[i] = old.parcel_uid, old.version + 1
+            uids = pa.array(uid_list, type=pa.string())
+        return uids, versions
 
     def _map_sheet(self, sheet: PreparedSheet) -> None:
         insert = pg_insert if self.reg.kind == "postgis" else sqlite_insert
@@ -497,8 +694,8 @@ class _Writer:
 
     def _owners(self, sheet: PreparedSheet, now: datetime, txn: int | None) -> int:
         """Bring the sheet's ownership rights in line with the input; the count changed."""
-        wanted = _take(sheet.rows, pd.notna(sheet.rows["owner_name"]) | pd.notna(sheet.rows["owner_id"]))
-        if not len(wanted["parcel_no"]):
+        wanted = sheet.rows.filter(pc.or_(sheet.rows["owner_name"].is_valid(), sheet.rows["owner_id"].is_valid()))
+        if not wanted.num_rows:
             return 0
         t = self.t
         parcel, party, rrr = t["parcel"], t["party"], t["rrr"]
@@ -514,7 +711,7 @@ class _Writer:
                        rrr.c.type == "ownership")):
             held.setdefault(r.parcel_uid, []).append(r)
         changed = 0
-        for no, name, id_number in zip(wanted["parcel_no"].tolist(), wanted["owner_name"], wanted["owner_id"]):
+        for no, name, id_number in zip(*(wanted[c].to_pylist() for c in ("parcel_no", "owner_name", "owner_id"))):
             puid = uid_of[no]
             rows = held.get(puid, [])
             if len(rows) == 1 and (rows[0].name, rows[0].id_number) == (name, id_number):
@@ -527,17 +724,30 @@ class _Writer:
         return changed
 
 
-def _take(rows: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: values[mask] for name, values in rows.items()}
+#: a sheet's write waits for a bulk load of another process and for other writes of the
+#: same sheet; its commit need not wait for its WAL flush: a crash of the server may lose
+#: the last sheets loaded, never a part of one (a killed client never commits)
+_LOCK_SHEET = ("SELECT pg_advisory_xact_lock_shared(hashtext(%(b)s)), pg_advisory_xact_lock(hashtext(%(k)s)),"
+               " set_config('synchronous_commit', 'off', true)")
 
 
-def new_uids(n: int) -> list[str]:
+def _sheet_lock(sheet: PreparedSheet) -> str:
+    return f"sheet:{sheet.commune_code}:{sheet.sheet_no}"
+
+
+def _has_owners(sheet: PreparedSheet) -> bool:
+    return any(sheet.rows[c].null_count < len(sheet) for c in ("owner_name", "owner_id"))
+
+
+def new_uids(n: int) -> pa.Array:
     """``n`` new 128-bit identifiers in hex, in increasing order: the time in milliseconds
     (48 bits) then 80 random bits, so the rows of a load arrive sorted by identifier and
     the unique index on them is built by a merge, not a sort of random keys."""
-    stamp = f"{time.time_ns() // 1_000_000:012x}"
-    h = np.sort(np.frombuffer(os.urandom(10 * n), dtype="S10")).tobytes().hex()
-    return [stamp + h[i:i + 20] for i in range(0, 20 * n, 20)]
+    stamp = np.frombuffer(f"{time.time_ns() // 1_000_000:012x}".encode(), dtype=np.uint8)
+    random = np.frombuffer(binascii.hexlify(np.sort(np.frombuffer(os.urandom(10 * n), dtype="S10"))), dtype=np.uint8)
+    digits = np.empty((n, 32), dtype=np.uint8)
+    digits[:, :12], digits[:, 12:] = stamp, random.reshape(n, 20)
+    return _fixed_width(digits, 32).cast(pa.string())
 
 
 # --- COPY in binary format ------------------------------------------------------------
@@ -548,6 +758,7 @@ def new_uids(n: int) -> list[str]:
 #: the columns, in the order the rows carry them (fixed-width fields first)
 _COPY_COLUMNS = ("version", "commune_code", "sheet_no", "parcel_no", "area_m2", "begin_lifespan", "source_id",
                  "transaction_id", "content_hash", "parcel_uid", "land_use", "address", "geom")
+_COPY_SQL = f"COPY parcel ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
 _COPY_TRAILER = b"\xff\xff"
 _PG_EPOCH = datetime(2000, 1, 1)
@@ -572,9 +783,9 @@ class _CopyRows:
         return b"".join((_COPY_HEADER, self.data, _COPY_TRAILER))
 
 
-def _copy_rows(sheet: PreparedSheet, rows: dict[str, np.ndarray], uids: list[str], versions: list[int]) -> _CopyRows:
+def _copy_rows(sheet: PreparedSheet, rows: pa.Table, uids: pa.Array, versions: np.ndarray) -> _CopyRows:
     """One sheet's new parcel rows for COPY, not yet stamped."""
-    n = len(rows["parcel_no"])
+    n = rows.num_rows
     commune, sheet_no = sheet.commune_code.encode(), sheet.sheet_no.encode()
     fixed = np.zeros(n, dtype=np.dtype([
         ("fields", ">i2"),
@@ -592,15 +803,15 @@ def _copy_rows(sheet: PreparedSheet, rows: dict[str, np.ndarray], uids: list[str
     fixed["version_len"], fixed["version"] = 4, versions
     fixed["commune_len"], fixed["commune"] = len(commune), np.void(commune)
     fixed["sheet_len"], fixed["sheet"] = len(sheet_no), np.void(sheet_no)
-    fixed["parcel_no_len"], fixed["parcel_no"] = 4, rows["parcel_no"]
-    fixed["area_len"], fixed["area"] = 8, rows["area_m2"]
+    fixed["parcel_no_len"], fixed["parcel_no"] = 4, rows["parcel_no"].to_numpy()
+    fixed["area_len"], fixed["area"] = 8, rows["area_m2"].to_numpy()
     fixed["begin_len"], fixed["source_len"], fixed["txn_len"] = 8, 4, 4
-    fixed["hash_len"], fixed["hash"] = 32, rows["content_hash"].tolist()
-    geoms = pa.array(rows["wkb"].tolist(), type=pa.binary())
+    fixed["hash_len"], fixed["hash"] = 32, _buffers(rows["content_hash"].combine_chunks())[1].view("S32")
+    geoms = rows["wkb"].combine_chunks()
     joined = pc.binary_join_element_wise(
-        _fixed_width(fixed.view(np.uint8).reshape(n, -1)),
-        *_text_field(uids), *_text_field(rows["land_use"].tolist()), *_text_field(rows["address"].tolist()),
-        _lengths(geoms), geoms,
+        _fixed_width(fixed, fixed.dtype.itemsize),
+        *_text_field(uids), *_text_field(rows["land_use"].combine_chunks()),
+        *_text_field(rows["address"].combine_chunks()), _lengths(geoms), geoms,
         b"", null_handling="replace", null_replacement=b"")
     offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)[joined.offset:joined.offset + n + 1]
     data = np.frombuffer(joined.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].copy()
@@ -608,22 +819,21 @@ def _copy_rows(sheet: PreparedSheet, rows: dict[str, np.ndarray], uids: list[str
     return _CopyRows(data, (offsets[:-1] - offsets[0]).astype(np.int64), places)
 
 
-def _fixed_width(block: np.ndarray) -> pa.Array:
-    """The rows of a 2D uint8 array as a binary array (one value a row)."""
-    n, width = block.shape
-    data = pa.py_buffer(np.ascontiguousarray(block))
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, data]).cast(pa.binary())
+def _fixed_width(values: np.ndarray | bytes, width: int) -> pa.Array:
+    """Values of ``width`` bytes each, one after another in ``values``, as a binary array."""
+    data = pa.py_buffer(np.ascontiguousarray(values).view(np.uint8) if isinstance(values, np.ndarray) else values)
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(data) // width, [None, data]).cast(pa.binary())
 
 
 def _lengths(values: pa.Array) -> pa.Array:
     """Each value's length as a field length (-1 for NULL)."""
     lengths = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False).astype(">i4")
-    return _fixed_width(lengths.view(np.uint8).reshape(-1, 4))
+    return _fixed_width(lengths, 4)
 
 
-def _text_field(values: list[str | None]) -> tuple[pa.Array, pa.Array]:
-    """A text field: its lengths and its UTF-8 bytes (NULL for None)."""
-    data = pa.array(values, type=pa.string()).cast(pa.binary())
+def _text_field(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """A text field: its lengths and its UTF-8 bytes (NULL for null)."""
+    data = values.cast(pa.binary())
     return _lengths(data), data
 
 
@@ -648,7 +858,7 @@ def load_layer(reg: Register, layer: ParcelLayer, *, source_ref: str, commune: s
     """:func:`load_parcels` for a :class:`ParcelLayer` (as :func:`read_parcel_layer` reads it)."""
     report = LoadReport(source=source_ref)
     rows = layer.rows
-    sizes = np.fromiter((0 if w is None else len(w) for w in rows["wkb"]), dtype=np.int64, count=len(rows))
+    sizes = pc.fill_null(pc.binary_length(_arrow(rows["wkb"], pa.binary())), 0).to_numpy()
     numbered = rows["parcel_no"].notna().to_numpy() & (sizes > _EMPTY_WKB_LEN)
     report.unnumbered = int((~numbered).sum())
     rows = rows[numbered]
@@ -661,14 +871,15 @@ def load_layer(reg: Register, layer: ParcelLayer, *, source_ref: str, commune: s
         tr = Transformer.from_crs(layer.crs, reg.crs, always_xy=True)
         transform = lambda g: shapely.transform(g, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
-    def prepare(item: tuple[str, str, pd.DataFrame]) -> PreparedSheet | SheetResult:
+    def prepare(item: tuple[str, str, dict[str, Sequence]]) -> PreparedSheet | SheetResult:
         commune_code, sheet_no, part = item
         try:
             prepared = prepare_sheet(commune_code, sheet_no, part, transform=transform)
         except InputError as exc:
             return SheetResult(commune_code, sheet_no, "refused", reason=exc.message)
         if bulk:  # every parcel is new
-            prepared.copy = _copy_rows(prepared, prepared.rows, new_uids(len(prepared)), [1] * len(prepared))
+            prepared.copy = _copy_rows(prepared, prepared.rows, new_uids(len(prepared)),
+                                       np.ones(len(prepared), dtype=np.int32))
         return prepared
 
     with reg.engine.connect() as conn, ThreadPoolExecutor(max_workers=1) as pool:
@@ -676,15 +887,14 @@ def load_layer(reg: Register, layer: ParcelLayer, *, source_ref: str, commune: s
         writer = _Writer(reg, conn, source_ref, officer)
         writer.bulk = bulk
         try:
-            # the next sheet is prepared (GEOS without the GIL, hashing) while this one is written
-            pending = None
+            # the next sheets are prepared while this one is written (by the server, mostly)
+            pending: deque[Future] = deque()
             for item in _sheets(rows, commune):
-                ahead = pool.submit(prepare, item)
-                if pending is not None:
-                    _write_one(writer, pending.result(), report, on_sheet)
-                pending = ahead
-            if pending is not None:
-                _write_one(writer, pending.result(), report, on_sheet)
+                pending.append(pool.submit(prepare, item))
+                if len(pending) > _AHEAD:
+                    _write_one(writer, pending.popleft().result(), report, on_sheet)
+            while pending:
+                _write_one(writer, pending.popleft().result(), report, on_sheet)
         finally:
             if bulk:
                 _end_bulk(reg, conn)

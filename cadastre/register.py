@@ -85,15 +85,15 @@ def _m2_current_view(reg: Register, conn: Connection) -> None:
                           " ('parcel_current', 'geom', 'MULTIPOLYGON', :s, 0, 0)"), {"s": reg.srid})
 
 
-#: the parcel indexes on (commune, sheet), sheet number first (as cadastre.schema builds them)
+#: the parcel indexes by sheet, sheet number first (as cadastre.schema builds them)
 SHEET_INDEXES = (
-    ("ix_parcel_sheet", "CREATE INDEX ix_parcel_sheet ON parcel (sheet_no, commune_code)"),
+    ("ix_parcel_sheet", "CREATE INDEX ix_parcel_sheet ON parcel (sheet_no)"),
     ("ix_parcel_key_current", ("CREATE UNIQUE INDEX ix_parcel_key_current ON parcel"
-                              " (sheet_no, commune_code, parcel_no) WHERE end_lifespan IS NULL")),
+                              " (sheet_no, parcel_no, commune_code) WHERE end_lifespan IS NULL")),
 )
 
 
-def _m3_sheet_first_indexes(reg: Register, conn: Connection) -> None:
+def _sheet_indexes(reg: Register, conn: Connection) -> None:
     for name, sql in SHEET_INDEXES:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
         conn.exec_driver_sql(sql)
@@ -103,7 +103,9 @@ def _m3_sheet_first_indexes(reg: Register, conn: Connection) -> None:
 MIGRATIONS: tuple[tuple[int, str, Callable[[Register, Connection], None]], ...] = (
     (1, "LADM tables and the land-use table", _m1_tables),
     (2, "parcel_current view of the current parcels (public fields only)", _m2_current_view),
-    (3, "parcel indexes on (commune, sheet) lead with the sheet number", _m3_sheet_first_indexes),
+    (3, "parcel indexes on (commune, sheet) lead with the sheet number", _sheet_indexes),
+    (4, "parcel indexes by sheet: the sheet number alone, and the current key as (sheet, number, commune)",
+     _sheet_indexes),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

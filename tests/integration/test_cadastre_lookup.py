@@ -7,7 +7,7 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from cadastre.load import content_hash, load_parcels, wkb_hex
+from cadastre.load import content_hash, load_parcels
 from cadastre.queries import parcels_at_point, point_statement
 from cadastre.register import init_register
 from cadastre.synthetic import tiled_parcels
@@ -52,7 +52,7 @@ def test_stored_hashes_are_the_content_hash_of_the_stored_rows(loaded):
         address = g.address if isinstance(g.address, str) else None  # pandas reads None as NaN
         assert (r.land_use, r.address) == (g.land_use, address)
         multi = shapely.MultiPolygon([g.geometry])
-        assert r.content_hash == content_hash(int(g.parcel_no), g.land_use, address, wkb_hex(multi))
+        assert r.content_hash == content_hash(int(g.parcel_no), g.land_use, address, multi)
 
 
 def test_the_point_query_is_answered_through_the_gist_index(pg_url):
