@@ -27,6 +27,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import io
+import json
 import os
 import time
 import warnings
@@ -45,7 +46,7 @@ import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS, Transformer
-from sqlalchemy import Connection, and_, func, select, text
+from sqlalchemy import Connection, and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -103,6 +104,8 @@ class SheetResult:
     retired: int = 0
     unchanged: int = 0
     owners_changed: int = 0
+    #: parcels edited in the register since the last load and left so (the input had not changed them)
+    kept_edits: int = 0
     reason: str | None = None
 
 
@@ -123,7 +126,7 @@ class LoadReport:
 
     def totals(self) -> dict[str, int]:
         """Parcel counts over all sheets."""
-        keys = ("inserted", "changed", "retired", "unchanged", "owners_changed")
+        keys = ("inserted", "changed", "retired", "unchanged", "owners_changed", "kept_edits")
         return {k: sum(getattr(s, k) for s in self.sheets) for k in keys}
 
     def as_dict(self) -> dict:
@@ -524,6 +527,8 @@ class _Writer:
         self.t = reg.metadata.tables
         #: a bulk load into a table that was empty: no sheet has current parcels yet
         self.bulk = False
+        #: the input replaces register edits it conflicts with (instead of the sheet being refused)
+        self.overwrite_edits = False
         #: ids drawn ahead from the sequences of ``source`` and ``edit_transaction`` (bulk load)
         self._ids: dict[str, list[int]] = {}
 
@@ -537,41 +542,63 @@ class _Writer:
         return self.source_id
 
     def write(self, sheet: PreparedSheet) -> SheetResult:
-        """One sheet in one transaction; a sheet with no change leaves no trace."""
+        """One sheet in one transaction; a sheet with no change leaves no trace.
+
+        Each parcel number is compared three ways: the input, the sheet as the last load
+        left it, and the sheet now.  Where the input is what the last load wrote, the
+        parcel is left as it is now (edits made in the register since are kept).  Where
+        the input changed, the change is applied if the parcel was not edited since;
+        if it was, the sheet is refused naming those parcels, unless
+        ``overwrite_edits`` (then the input wins, and the edit stays in the history).
+        """
         if self.bulk and sheet.copy is not None and not _has_owners(sheet):
             return self._write_new(sheet)
-        conn, t = self.conn, self.t
-        parcel = t["parcel"]
+        conn = self.conn
         source_before = self.source_id
         result = SheetResult(sheet.commune_code, sheet.sheet_no, "unchanged")
         with conn.begin() as trans:
             if self.reg.kind == "postgis":
                 conn.exec_driver_sql(_LOCK_SHEET, {"b": _BULK_LOCK, "k": _sheet_lock(sheet)})
-            current = [] if self.bulk else conn.execute(
-                select(parcel.c.id, parcel.c.parcel_uid, parcel.c.version, parcel.c.parcel_no,
-                       parcel.c.content_hash)
-                .where(parcel.c.commune_code == sheet.commune_code, parcel.c.sheet_no == sheet.sheet_no,
-                       parcel.c.end_lifespan.is_(None))
-            ).all()
+            current, base = ([], {}) if self.bulk else self._states(sheet)
             by_no = {r.parcel_no: r for r in current}
-            if current:
-                hash_of = dict(zip(sheet.rows["parcel_no"].to_pylist(), sheet.rows["content_hash"].to_pylist()))
-                keep = np.array([(r := by_no.get(n)) is not None and r.content_hash == h
-                                 for n, h in hash_of.items()], dtype=bool)
-                close = [r for r in current if hash_of.get(r.parcel_no) != r.content_hash]
-            else:  # a sheet loaded for the first time: every parcel is new
-                hash_of, keep, close = {}, np.zeros(len(sheet), dtype=bool), []
+            now_hash = {r.parcel_no: r.content_hash for r in current}
+            numbers = sheet.rows["parcel_no"].to_pylist()
+            hash_of = dict(zip(numbers, sheet.rows["content_hash"].to_pylist()))
+            if base is None:  # never loaded, or loaded before loads were recorded: the sheet now is the base
+                base = now_hash
+            apply, kept, conflicts = set(), {}, []
+            for no in hash_of.keys() | base.keys() | now_hash.keys():
+                new, old, cur = hash_of.get(no), base.get(no), now_hash.get(no)
+                if new == cur:
+                    continue
+                if new == old:
+                    kept[no] = new
+                elif cur == old or self.overwrite_edits:
+                    apply.add(no)
+                else:
+                    conflicts.append(no)
+            if conflicts:
+                trans.rollback()
+                conflicts.sort()
+                listed = ", ".join(str(n) for n in conflicts[:10]) + (" ..." if len(conflicts) > 10 else "")
+                return SheetResult(sheet.commune_code, sheet.sheet_no, "refused", reason=(
+                    f"parcel(s) {listed} were edited in the register since the sheet was last loaded and"
+                    " changed in the input too; load again with --overwrite-edits to replace those edits"
+                    " (they stay in the history), or bring the input in line with the register"))
+            result.kept_edits = len(kept)
+            keep = np.array([no not in apply for no in numbers], dtype=bool)
+            close = [r for r in current if r.parcel_no in apply]
             new_rows = sheet.rows.filter(pa.array(~keep)) if keep.any() else sheet.rows
             result.unchanged = int(keep.sum())
             result.retired = sum(1 for r in close if r.parcel_no not in hash_of)
             result.changed = len(close) - result.retired
             result.inserted = int((~keep).sum()) - result.changed
             now = utcnow()
-            if not keep.all() or close:
+            if apply:
                 txn = self._transaction(now)
                 self._close(close, now)
                 self._insert(sheet, new_rows, by_no, now, txn)
-                self._map_sheet(sheet)
+                self._map_sheet(sheet, now, kept)
             else:
                 txn = None
             result.owners_changed = self._owners(sheet, now, txn)
@@ -581,6 +608,35 @@ class _Writer:
                 return result
             result.status = "loaded"
         return result
+
+    def _states(self, sheet: PreparedSheet) -> tuple[list, dict[int, str] | None]:
+        """The sheet's current parcels, and each number's content hash as the sheet's last
+        load left it or, where that load kept an edit, as its input had it (None when no
+        load of the sheet was recorded)."""
+        parcel, map_sheet = self.t["parcel"], self.t["map_sheet"]
+        of_sheet = (parcel.c.commune_code == sheet.commune_code, parcel.c.sheet_no == sheet.sheet_no)
+        current = self.conn.execute(
+            select(parcel.c.id, parcel.c.parcel_uid, parcel.c.version, parcel.c.parcel_no, parcel.c.content_hash)
+            .where(*of_sheet, parcel.c.end_lifespan.is_(None))).all()
+        last = self.conn.execute(select(map_sheet.c.loaded_at, map_sheet.c.kept_input).where(
+            map_sheet.c.commune_code == sheet.commune_code, map_sheet.c.sheet_no == sheet.sheet_no)).first()
+        loaded_at = last.loaded_at if last is not None else None
+        if loaded_at is None:  # loaded before schema 5 recorded it: the sheet's last load that wrote parcels
+            txn = self.t["edit_transaction"]
+            loaded_at = self.conn.execute(
+                select(func.max(parcel.c.begin_lifespan)).join(txn, txn.c.id == parcel.c.transaction_id)
+                .where(*of_sheet, txn.c.kind == "load")).scalar()
+            if loaded_at is None:
+                return current, None
+        base = dict(self.conn.execute(select(parcel.c.parcel_no, parcel.c.content_hash).where(
+            *of_sheet, parcel.c.begin_lifespan <= loaded_at,
+            or_(parcel.c.end_lifespan.is_(None), parcel.c.end_lifespan > loaded_at))).all())
+        for no, h in json.loads(last.kept_input or "{}").items():
+            if h is None:
+                base.pop(int(no), None)
+            else:
+                base[int(no)] = h
+        return current, base
 
     def _write_new(self, sheet: PreparedSheet) -> SheetResult:
         """A sheet of a bulk load (every parcel new, no owners) sent as one query: its
@@ -603,11 +659,11 @@ class _Writer:
             statements += [
                 cur.mogrify("INSERT INTO edit_transaction (id, kind, source_id, officer, at)"
                             " VALUES (%s, 'load', %s, %s, %s)", (txn, source_id, self.officer, now)),
-                cur.mogrify("INSERT INTO map_sheet (sheet_no, scale, commune_code, local_no, geom)"
-                            " VALUES (%s, %s, %s, %s, ST_GeomFromWKB(%s, %s))"
-                            " ON CONFLICT (commune_code, sheet_no) DO NOTHING",
+                cur.mogrify("INSERT INTO map_sheet (sheet_no, scale, commune_code, local_no, geom, loaded_at)"
+                            " VALUES (%s, %s, %s, %s, ST_GeomFromWKB(%s, %s), %s)"
+                            " ON CONFLICT (commune_code, sheet_no) DO UPDATE SET loaded_at = EXCLUDED.loaded_at",
                             (sheet.sheet_no, sheet.scale, sheet.commune_code, sheet.local_no,
-                             shapely.to_wkb(sheet.extent), self.reg.srid)),
+                             shapely.to_wkb(sheet.extent), self.reg.srid, now)),
                 _COPY_SQL.encode()]
             query = b"; ".join([b"BEGIN", *statements, b"COMMIT"])
             try:
@@ -686,11 +742,14 @@ class _Writer:
             uids = pa.array(uid_list, type=pa.string())
         return uids, versions
 
-    def _map_sheet(self, sheet: PreparedSheet) -> None:
-        insert = pg_insert if self.reg.kind == "postgis" else sqlite_insert
-        self.conn.execute(insert(self.t["map_sheet"]).on_conflict_do_nothing(index_elements=["commune_code", "sheet_no"]),
+    def _map_sheet(self, sheet: PreparedSheet, now: datetime, kept: dict[int, str | None]) -> None:
+        """Record the sheet (once), when this load wrote it and the input of the edits it kept."""
+        insert = (pg_insert if self.reg.kind == "postgis" else sqlite_insert)(self.t["map_sheet"])
+        last = {"loaded_at": insert.excluded.loaded_at, "kept_input": insert.excluded.kept_input}
+        self.conn.execute(insert.on_conflict_do_update(index_elements=["commune_code", "sheet_no"], set_=last),
                           {"sheet_no": sheet.sheet_no, "scale": sheet.scale, "commune_code": sheet.commune_code,
-                           "local_no": sheet.local_no, "geom": sheet.extent})
+                           "local_no": sheet.local_no, "geom": sheet.extent, "loaded_at": now,
+                           "kept_input": json.dumps({str(k): v for k, v in sorted(kept.items())}) if kept else None})
 
     def _owners(self, sheet: PreparedSheet, now: datetime, txn: int | None) -> int:
         """Bring the sheet's ownership rights in line with the input; the count changed."""
@@ -840,20 +899,22 @@ def _text_field(values: pa.Array) -> tuple[pa.Array, pa.Array]:
 # --- the load -----------------------------------------------------------------------
 
 def load_parcels(reg: Register, gdf: gpd.GeoDataFrame, *, source_ref: str, commune: str | None = None,
-                 officer: str | None = None,
+                 officer: str | None = None, overwrite_edits: bool = False,
                  on_sheet: Callable[[SheetResult], None] | None = None) -> LoadReport:
     """Load a parcel layer (a GeoDataFrame) sheet by sheet, each sheet in its own transaction.
 
     A sheet that cannot be loaded (number not matching its extent, duplicate parcel
-    numbers) is refused with its reason and the others go on.  Parcels without a
-    number cannot be identified and are counted in ``unnumbered``, not loaded.
+    numbers, an input change to a parcel edited in the register since the last load
+    unless ``overwrite_edits``) is refused with its reason and the others go on.
+    Parcels without a number cannot be identified and are counted in ``unnumbered``,
+    not loaded.
     """
     return load_layer(reg, parcel_layer(gdf), source_ref=source_ref, commune=commune, officer=officer,
-                      on_sheet=on_sheet)
+                      overwrite_edits=overwrite_edits, on_sheet=on_sheet)
 
 
 def load_layer(reg: Register, layer: ParcelLayer, *, source_ref: str, commune: str | None = None,
-               officer: str | None = None,
+               officer: str | None = None, overwrite_edits: bool = False,
                on_sheet: Callable[[SheetResult], None] | None = None) -> LoadReport:
     """:func:`load_parcels` for a :class:`ParcelLayer` (as :func:`read_parcel_layer` reads it)."""
     report = LoadReport(source=source_ref)
@@ -885,7 +946,7 @@ def load_layer(reg: Register, layer: ParcelLayer, *, source_ref: str, commune: s
     with reg.engine.connect() as conn, ThreadPoolExecutor(max_workers=1) as pool:
         bulk = _begin_bulk(reg, conn)
         writer = _Writer(reg, conn, source_ref, officer)
-        writer.bulk = bulk
+        writer.bulk, writer.overwrite_edits = bulk, overwrite_edits
         try:
             # the next sheets are prepared while this one is written (by the server, mostly)
             pending: deque[Future] = deque()
@@ -910,13 +971,14 @@ def _write_one(writer: _Writer, prepared: PreparedSheet | SheetResult, report: L
 
 
 def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str | None = None,
-              officer: str | None = None, hold_ambiguous: bool = False,
+              officer: str | None = None, hold_ambiguous: bool = False, overwrite_edits: bool = False,
               on_sheet: Callable[[SheetResult], None] | None = None) -> LoadReport:
     """Load a GeoPackage's ``parcels`` layer; a new store takes the layer's CRS.
 
     With ``hold_ambiguous``, parcels whose number is missing or repeated on its sheet
     are held back for a human (:func:`cadastre.triage.hold_ambiguous`) and the rest of
-    the sheet is loaded; without it such a sheet is refused whole.
+    the sheet is loaded; without it such a sheet is refused whole.  ``overwrite_edits``:
+    see :func:`load_parcels`.
     """
     layer = read_parcel_layer(path)
     held = layer.rows.iloc[:0]
@@ -929,7 +991,7 @@ def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str |
         reg = init_register(url, registry_crs(layer.crs))
     try:
         report = load_layer(reg, layer, source_ref=os.fspath(path), commune=commune, officer=officer,
-                            on_sheet=on_sheet)
+                            overwrite_edits=overwrite_edits, on_sheet=on_sheet)
     finally:
         reg.dispose()
     report.held = len(held)

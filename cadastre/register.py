@@ -99,6 +99,13 @@ def _sheet_indexes(reg: Register, conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
+def _m5_last_load(reg: Register, conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("map_sheet")}
+    for name, kind in (("loaded_at", "DATETIME" if reg.kind == "gpkg" else "timestamp"), ("kept_input", "TEXT")):
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE map_sheet ADD COLUMN {name} {kind}")
+
+
 #: ordered migration steps: (version, description, step)
 MIGRATIONS: tuple[tuple[int, str, Callable[[Register, Connection], None]], ...] = (
     (1, "LADM tables and the land-use table", _m1_tables),
@@ -106,6 +113,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Register, Connection], None]], ...] 
     (3, "parcel indexes on (commune, sheet) lead with the sheet number", _sheet_indexes),
     (4, "parcel indexes by sheet: the sheet number alone, and the current key as (sheet, number, commune)",
      _sheet_indexes),
+    (5, "map_sheet.loaded_at and kept_input: what a reload is compared with (it keeps the edits made since)",
+     _m5_last_load),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -145,6 +145,12 @@ def build_metadata(srid: int) -> MetaData:
         Column("commune_code", String(16), nullable=False),
         Column("local_no", Integer),
         Column("geom", Geometry("POLYGON", srid=srid)),
+        # what a reload is compared with: the sheet as the last load that wrote it left it
+        # (``loaded_at``), except the parcels whose register edits that load kept, for
+        # which ``kept_input`` holds what the input had (JSON: parcel number -> content
+        # hash, null when the input had no such parcel)
+        Column("loaded_at", Timestamp),
+        Column("kept_input", Text),
         UniqueConstraint("commune_code", "sheet_no", name="uq_map_sheet"),
     )
     Table(

@@ -59,8 +59,9 @@ def _load_text(d: dict) -> str:
         if s["status"] == "refused":
             lines.append(f"{s['commune_code']} {s['sheet_no']}: REFUSED: {s['reason']}")
         else:
+            kept = f", {s['kept_edits']} register edits kept" if s["kept_edits"] else ""
             lines.append(f"{s['commune_code']} {s['sheet_no']}: {s['status']} (+{s['inserted']} new,"
-                         f" {s['changed']} changed, {s['retired']} retired, {s['unchanged']} unchanged)")
+                         f" {s['changed']} changed, {s['retired']} retired, {s['unchanged']} unchanged{kept})")
     t = d["totals"]
     if d["reprojected_from"]:
         lines.append(f"reprojected from {d['reprojected_from']}")
@@ -81,11 +82,14 @@ def _load_text(d: dict) -> str:
 @click.option("--hold-ambiguous", is_flag=True,
               help="Load a sheet without its parcels whose number is missing or repeated (held for a "
                    "land officer) instead of refusing the sheet.")
+@click.option("--overwrite-edits", is_flag=True,
+              help="Where the input changes a parcel that was edited in the register since the sheet was "
+                   "last loaded, replace the edit (it stays in the history) instead of refusing the sheet.")
 @click.option("--reference", is_flag=True,
               help="PATH is a directory of reference layers (admin units, roads, stations, zones).")
 @json_option
-def load(path: str, db: str, commune: str | None, officer: str | None, hold_ambiguous: bool, reference: bool,
-         as_json: bool) -> None:
+def load(path: str, db: str, commune: str | None, officer: str | None, hold_ambiguous: bool,
+         overwrite_edits: bool, reference: bool, as_json: bool) -> None:
     """Load the parcels of PATH (a `landrec digitize` output) into the register, one
     transaction per sheet; a new store takes the input's CRS.  With --reference, load
     the reference layers of the directory PATH instead."""
@@ -94,7 +98,8 @@ def load(path: str, db: str, commune: str | None, officer: str | None, hold_ambi
             counts = load_reference(reg, path)
         emit(counts, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
         return
-    report: LoadReport = load_file(db, path, commune=commune, officer=officer, hold_ambiguous=hold_ambiguous)
+    report: LoadReport = load_file(db, path, commune=commune, officer=officer, hold_ambiguous=hold_ambiguous,
+                                   overwrite_edits=overwrite_edits)
     emit(report.as_dict(), as_json, _load_text)
     if report.refused:
         raise InputError(f"{len(report.refused)} sheet(s) refused: "

@@ -128,3 +128,23 @@ def test_reference_layers_need_a_register(tmp_path: Path):
     run("init", "--crs", "vn2000:bac-giang", "--db", store)
     counts = json.loads(run("load", str(base), "--reference", "--db", store, "--json").stdout)
     assert counts == {"planning_zone": 1}
+
+
+def test_a_reload_over_a_register_edit(tmp_path: Path, sheets_gpkg: Path):
+    store = str(tmp_path / "store.gpkg")
+    run("load", str(sheets_gpkg), "--db", store)
+    sheet = SHEETS[0].number
+    run("parcel", "set-land-use", f"10001/{sheet}/7", "ONT", "--expect-version", "1", "--source", "QĐ 9/2026",
+        "--db", store)
+    assert "1 register edits kept" in run("load", str(sheets_gpkg), "--db", store).stdout
+
+    redigitized = tmp_path / "again.gpkg"
+    gdf = gpd.read_file(sheets_gpkg, layer="parcels")
+    gdf.loc[(gdf.sheet_no == sheet) & (gdf.parcel_no == 7), "land_use"] = "CLN"
+    to_vector(gdf, redigitized, "parcels")
+    refused = run("load", str(redigitized), "--db", store, ok=False)
+    assert refused.returncode != 0 and "parcel(s) 7 were edited in the register" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    run("load", str(redigitized), "--db", store, "--overwrite-edits")
+    shown = json.loads(run("parcel", "show", f"10001/{sheet}/7", "--db", store, "--json").stdout)
+    assert (shown["land_use"], shown["version"]) == ("CLN", 3)

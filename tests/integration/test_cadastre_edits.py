@@ -189,12 +189,63 @@ def test_two_officers_edit_the_same_parcel(reg):
         ["LUC", p.land_use, {"A": "ONT", "B": "CLN"}[loser]]
 
 
-def test_reload_after_an_edit_is_unchanged_for_untouched_sheets(reg):
-    set_land_use(reg, ref(3), "ONT", expect_version=1, source=DOC)
+def _digitized(**land_use: str):
+    """The fixture's sheet as digitized, with some parcels' land use changed (``p3="CLN"``)."""
     gdf = tiled_parcels([SHEET], crs=CRS_BG, rows=4, cols=4, commune_code=C)
-    gdf["land_use"] = "LUC"
+    gdf["land_use"] = [land_use.get(f"p{n}", "LUC") for n in gdf.parcel_no]
     gdf["address"] = [f"thôn Đông {i % 2}, xã Tân Sơn" for i in range(16)]
-    report = load_parcels(reg, gdf, source_ref="sheets.gpkg")
-    # the sheet as digitized says LUC: reloading it is a new version of parcel 3 again
-    assert report.totals()["changed"] == 1 and report.totals()["unchanged"] == 15
-    assert parcel_by_number(reg, C, SHEET.number, 3).version == 3
+    return gdf
+
+
+def test_a_reload_keeps_the_edits_made_in_the_register(reg):
+    set_land_use(reg, ref(3), "ONT", expect_version=1, source=DOC)
+    split_parcel(reg, ref(6), shapely.LineString([(560375, 2359800), (560375, 2359400)]), expect_version=1,
+                 source=DOC)  # 6 -> 17, 18
+    rows = _count(reg, "SELECT count(*) FROM parcel")
+
+    same = load_parcels(reg, _digitized(), source_ref="sheets.gpkg").sheets[0]
+    assert (same.status, same.kept_edits, same.changed, same.inserted) == ("unchanged", 4, 0, 0)
+    assert parcel_by_number(reg, C, SHEET.number, 3).land_use == "ONT"
+    assert [v.parcel_no for v in parcels_at_point(reg, 560300, 2359600)] == [17]  # parent 6 not back
+    assert _count(reg, "SELECT count(*) FROM parcel") == rows
+
+    # the input changes parcel 10, which no one edited: that change is loaded, the edits stay
+    second = load_parcels(reg, _digitized(p10="CLN"), source_ref="second.gpkg").sheets[0]
+    assert (second.status, second.changed, second.kept_edits) == ("loaded", 1, 4)
+    assert parcel_by_number(reg, C, SHEET.number, 10).land_use == "CLN"
+    assert parcel_by_number(reg, C, SHEET.number, 3).land_use == "ONT"
+    again = load_parcels(reg, _digitized(p10="CLN"), source_ref="second.gpkg").sheets[0]
+    assert (again.status, again.changed, again.kept_edits) == ("unchanged", 0, 4)
+    assert parcel_by_number(reg, C, SHEET.number, 3).land_use == "ONT"
+
+
+def test_an_input_change_to_an_edited_parcel_is_refused_unless_told(reg):
+    set_land_use(reg, ref(3), "ONT", expect_version=1, source=DOC)
+    rows = _count(reg, "SELECT count(*) FROM parcel")
+    refused = load_parcels(reg, _digitized(p3="CLN", p10="CLN"), source_ref="second.gpkg").sheets[0]
+    assert refused.status == "refused"
+    assert "parcel(s) 3 were edited in the register" in refused.reason and "--overwrite-edits" in refused.reason
+    assert _count(reg, "SELECT count(*) FROM parcel") == rows  # not even parcel 10 changed
+    assert parcel_by_number(reg, C, SHEET.number, 10).land_use == "LUC"
+
+    forced = load_parcels(reg, _digitized(p3="CLN", p10="CLN"), source_ref="second.gpkg",
+                          overwrite_edits=True).sheets[0]
+    assert (forced.status, forced.changed) == ("loaded", 2)
+    assert [v.land_use for v in parcel_history(reg, ParcelRef(C, SHEET.number, 3)).versions] == ["LUC", "ONT", "CLN"]
+
+
+def test_a_sheet_loaded_before_loads_were_recorded_keeps_its_edits_too(store_url):
+    old = init_register(store_url, CRS_BG, target=4)
+    with old.engine.begin() as conn:  # map_sheet as schema 4 had it
+        conn.execute(text("ALTER TABLE map_sheet DROP COLUMN loaded_at"))
+        conn.execute(text("ALTER TABLE map_sheet DROP COLUMN kept_input"))
+    old.dispose()
+    reg = init_register(store_url, None)  # the upgrade adds them
+    load_parcels(reg, _digitized(), source_ref="sheets.gpkg")
+    set_land_use(reg, ref(3), "ONT", expect_version=1, source=DOC)
+    with reg.engine.begin() as conn:  # as a sheet loaded by landrec before schema 5
+        conn.execute(text("UPDATE map_sheet SET loaded_at = NULL"))
+    same = load_parcels(reg, _digitized(), source_ref="sheets.gpkg").sheets[0]
+    assert (same.status, same.kept_edits) == ("unchanged", 1)
+    assert parcel_by_number(reg, C, SHEET.number, 3).land_use == "ONT"
+    reg.dispose()

@@ -76,7 +76,8 @@ def test_load_then_reload_keeps_history_and_is_idempotent(reg):
     sources, txns = _count(reg, "source"), _count(reg, "edit_transaction")
 
     same = load_parcels(reg, gdf, source_ref="first.gpkg")
-    assert same.totals() == {"inserted": 0, "changed": 0, "retired": 0, "unchanged": 90, "owners_changed": 0}
+    assert same.totals() == {"inserted": 0, "changed": 0, "retired": 0, "unchanged": 90, "owners_changed": 0,
+                             "kept_edits": 0}
     assert (_count(reg, "parcel"), _count(reg, "source"), _count(reg, "edit_transaction")) == (90, sources, txns)
 
     gdf2 = gdf.copy()
