@@ -23,7 +23,7 @@ from sqlalchemy import Connection, func, select
 from cadastre.load import content_hash
 from cadastre.parties import carry_rights, set_owner
 from cadastre.queries import ParcelRef, ParcelVersion, alive, in_box, parse_ref, resolve
-from cadastre.register import Register, utcnow
+from cadastre.register import Register, lock_sheets, utcnow
 from gis.errors import ConflictError, InputError, TopologyError
 from gis.landuse import is_land_use_code
 
@@ -89,24 +89,35 @@ class _Edit:
             "kind": kind, "source_id": self.source_id, "officer": source.officer, "at": self.now}).scalar_one()
         self.result = EditResult(self.txn, kind)
 
-    def take(self, ref: ParcelRef, expect_version: int) -> ParcelVersion:
-        """Read a current parcel and end its lifespan, if it is still at ``expect_version``."""
-        current = resolve(self.reg, self.conn, ref)
-        if current.version != expect_version:
-            raise ConflictError(
-                f"parcel {current.ref} is at version {current.version}, not {expect_version}:"
-                " someone changed it since you read it",
-                hint="look at it again (`landrec parcel show`) and redo the edit on the new version")
+    def take(self, refs: list[ParcelRef], expect_versions: list[int]) -> list[ParcelVersion]:
+        """Read current parcels and end their lifespans, if each is still at its expected
+        version.  Their sheets are locked first (on PostGIS), so edits and loads of a
+        sheet go one after the other and new numbers drawn on it are unique."""
+        found = [resolve(self.reg, self.conn, ref) for ref in refs]
+        if len({v.parcel_uid for v in found}) != len(found):
+            raise InputError("the same parcel is named twice")
+        lock_sheets(self.reg, self.conn, {(v.commune_code, v.sheet_no) for v in found})
+        later = utcnow(after=max(v.begin_lifespan for v in found))
+        if later > self.now:  # the parcels changed this very tick: this edit's instant is the next one
+            self.now = later
+            et = self.reg.table("edit_transaction")
+            self.conn.execute(et.update().where(et.c.id == self.txn).values(at=later))
         p = self.reg.table("parcel")
-        n = self.conn.execute(p.update().where(p.c.parcel_uid == current.parcel_uid,
-                                               p.c.version == expect_version, p.c.end_lifespan.is_(None))
-                              .values(end_lifespan=self.now)).rowcount
-        if n != 1:
-            raise ConflictError(f"parcel {current.ref} was changed by another edit at the same time",
-                                hint="look at it again and redo the edit on the new version")
-        self.result.ended.append({"parcel_uid": current.parcel_uid, "version": current.version,
-                                  "ref": current.ref})
-        return current
+        for current, expect_version in zip(found, expect_versions):
+            if current.version != expect_version:
+                raise ConflictError(
+                    f"parcel {current.ref} is at version {current.version}, not {expect_version}:"
+                    " someone changed it since you read it",
+                    hint="look at it again (`landrec parcel show`) and redo the edit on the new version")
+            n = self.conn.execute(p.update().where(p.c.parcel_uid == current.parcel_uid,
+                                                   p.c.version == expect_version, p.c.end_lifespan.is_(None))
+                                  .values(end_lifespan=self.now)).rowcount
+            if n != 1:
+                raise ConflictError(f"parcel {current.ref} was changed by another edit at the same time",
+                                    hint="look at it again and redo the edit on the new version")
+            self.result.ended.append({"parcel_uid": current.parcel_uid, "version": current.version,
+                                      "ref": current.ref})
+        return found
 
     def check_no_overlap(self, geom: shapely.Geometry, what: str) -> None:
         """Refuse a geometry that overlaps a current parcel (the taken ones are no longer current)."""
@@ -172,7 +183,7 @@ def split_parcel(reg: Register, ref: ParcelRef | str, line: shapely.LineString, 
         raise InputError(f"a split needs a line, not a {line.geom_type}")
     with reg.engine.begin() as conn:
         edit = _Edit(reg, conn, "split", source)
-        parent = edit.take(_ref(ref), expect_version)
+        [parent] = edit.take([_ref(ref)], [expect_version])
         parts = _polygonal(parent.geom)
         pieces = _polygonal(shapely.GeometryCollection(list(split_by_line(parent.geom, line).geoms)))
         if len(pieces) <= len(parts):
@@ -210,9 +221,7 @@ def merge_parcels(reg: Register, refs: list[ParcelRef | str], *, expect_versions
         raise InputError(f"unknown land-use code {land_use!r}", hint="see the land-use table")
     with reg.engine.begin() as conn:
         edit = _Edit(reg, conn, "merge", source)
-        parents = [edit.take(_ref(r), v) for r, v in zip(refs, expect_versions)]
-        if len({p.parcel_uid for p in parents}) != len(parents):
-            raise InputError("the same parcel is named twice")
+        parents = edit.take([_ref(r) for r in refs], list(expect_versions))
         for i, a in enumerate(parents):
             for b in parents[i + 1:]:
                 if a.geom.intersection(b.geom).area > AREA_TOLERANCE_M2:
@@ -242,8 +251,7 @@ def move_boundary(reg: Register, ref_a: ParcelRef | str, ref_b: ParcelRef | str,
     their union.  Both keep their numbers (new versions); the union does not change."""
     with reg.engine.begin() as conn:
         edit = _Edit(reg, conn, "boundary", source)
-        a = edit.take(_ref(ref_a), expect_versions[0])
-        b = edit.take(_ref(ref_b), expect_versions[1])
+        a, b = edit.take([_ref(ref_a), _ref(ref_b)], list(expect_versions))
         if a.geom.intersection(b.geom).length == 0:
             raise TopologyError(f"parcels {a.ref} and {b.ref} share no boundary",
                                 hint="a boundary move is between two neighbouring parcels")
@@ -274,7 +282,7 @@ def set_land_use(reg: Register, ref: ParcelRef | str, code: str, *, expect_versi
         raise InputError(f"unknown land-use code {code!r}", hint="see the land-use table (e.g. ONT, LUC, CLN)")
     with reg.engine.begin() as conn:
         edit = _Edit(reg, conn, "land_use", source)
-        p = edit.take(_ref(ref), expect_version)
+        [p] = edit.take([_ref(ref)], [expect_version])
         if p.land_use == code.upper():
             raise InputError(f"parcel {p.ref} already has land use {p.land_use}")
         edit.add(p, p.geom, uid=p.parcel_uid, version=p.version + 1, land_use=code.upper())
@@ -290,7 +298,7 @@ def change_owner(reg: Register, ref: ParcelRef | str, *, name: str, id_number: s
         raise InputError("the new owner needs a name")
     with reg.engine.begin() as conn:
         edit = _Edit(reg, conn, "owner", source)
-        p = edit.take(_ref(ref), expect_version)
+        [p] = edit.take([_ref(ref)], [expect_version])
         edit.add(p, p.geom, uid=p.parcel_uid, version=p.version + 1)
         set_owner(reg, conn, p.parcel_uid, name=name.strip(), id_number=id_number, address=address,
                   now=edit.now, source_id=edit.source_id, transaction_id=edit.txn,

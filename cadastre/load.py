@@ -53,10 +53,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from cadastre import triage
 from cadastre.parties import set_owner
 from cadastre.register import (
+    BULK_LOCK,
+    LOCK_SHEET,
     SHEET_INDEXES,
     Register,
     init_register,
     open_register,
+    sheet_lock_key,
     utcnow,
 )
 from gis.crs import registry
@@ -558,7 +561,7 @@ class _Writer:
         result = SheetResult(sheet.commune_code, sheet.sheet_no, "unchanged")
         with conn.begin() as trans:
             if self.reg.kind == "postgis":
-                conn.exec_driver_sql(_LOCK_SHEET, {"b": _BULK_LOCK, "k": _sheet_lock(sheet)})
+                conn.exec_driver_sql(_LOCK_SHEET, _sheet_lock(sheet))
             current, base = ([], {}) if self.bulk else self._states(sheet)
             by_no = {r.parcel_no: r for r in current}
             now_hash = {r.parcel_no: r.content_hash for r in current}
@@ -593,7 +596,7 @@ class _Writer:
             result.retired = sum(1 for r in close if r.parcel_no not in hash_of)
             result.changed = len(close) - result.retired
             result.inserted = int((~keep).sum()) - result.changed
-            now = utcnow()
+            now = utcnow(after=max((r.begin_lifespan for r in close), default=None))
             if apply:
                 txn = self._transaction(now)
                 self._close(close, now)
@@ -616,7 +619,8 @@ class _Writer:
         parcel, map_sheet = self.t["parcel"], self.t["map_sheet"]
         of_sheet = (parcel.c.commune_code == sheet.commune_code, parcel.c.sheet_no == sheet.sheet_no)
         current = self.conn.execute(
-            select(parcel.c.id, parcel.c.parcel_uid, parcel.c.version, parcel.c.parcel_no, parcel.c.content_hash)
+            select(parcel.c.id, parcel.c.parcel_uid, parcel.c.version, parcel.c.parcel_no, parcel.c.content_hash,
+                   parcel.c.begin_lifespan)
             .where(*of_sheet, parcel.c.end_lifespan.is_(None))).all()
         last = self.conn.execute(select(map_sheet.c.loaded_at, map_sheet.c.kept_input).where(
             map_sheet.c.commune_code == sheet.commune_code, map_sheet.c.sheet_no == sheet.sheet_no)).first()
@@ -650,7 +654,7 @@ class _Writer:
         try:
             source_id = self._next_id(cur, "source") if first else self.source_id
             txn = self._next_id(cur, "edit_transaction")
-            statements = [cur.mogrify(_LOCK_SHEET, {"b": _BULK_LOCK, "k": _sheet_lock(sheet)})]
+            statements = [cur.mogrify(_LOCK_SHEET, _sheet_lock(sheet))]
             if first:
                 statements.append(cur.mogrify(
                     "INSERT INTO source (id, kind, reference, date, description, officer)"
@@ -786,12 +790,11 @@ class _Writer:
 #: a sheet's write waits for a bulk load of another process and for other writes of the
 #: same sheet; its commit need not wait for its WAL flush: a crash of the server may lose
 #: the last sheets loaded, never a part of one (a killed client never commits)
-_LOCK_SHEET = ("SELECT pg_advisory_xact_lock_shared(hashtext(%(b)s)), pg_advisory_xact_lock(hashtext(%(k)s)),"
-               " set_config('synchronous_commit', 'off', true)")
+_LOCK_SHEET = LOCK_SHEET + ", set_config('synchronous_commit', 'off', true)"
 
 
-def _sheet_lock(sheet: PreparedSheet) -> str:
-    return f"sheet:{sheet.commune_code}:{sheet.sheet_no}"
+def _sheet_lock(sheet: PreparedSheet) -> dict[str, str]:
+    return {"b": BULK_LOCK, "k": sheet_lock_key(sheet.commune_code, sheet.sheet_no)}
 
 
 def _has_owners(sheet: PreparedSheet) -> bool:
@@ -1000,8 +1003,6 @@ def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str |
 
 # --- bulk loads on PostGIS ----------------------------------------------------------
 
-#: held (exclusive, for the session) by a bulk load; every sheet write takes it shared
-_BULK_LOCK = "landrec:bulk-load"
 #: what a bulk load drops and builds once at the end instead of row by row: indexes
 #: (name, SQL) in groups, each group built on a connection of its own at the same time
 #: (CREATE INDEX takes a lock that does not exclude another), as ``pg_restore -j`` does;
@@ -1035,7 +1036,7 @@ def _begin_bulk(reg: Register, conn: Connection) -> bool:
     at the end.  Whether this load is a bulk load."""
     if reg.kind != "postgis":
         return False
-    locked = conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:b))"), {"b": _BULK_LOCK}).scalar_one()
+    locked = conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:b))"), {"b": BULK_LOCK}).scalar_one()
     conn.commit()
     if not locked:
         return False
@@ -1053,7 +1054,7 @@ def _begin_bulk(reg: Register, conn: Connection) -> bool:
 
 
 def _unlock_bulk(conn: Connection) -> None:
-    conn.execute(text("SELECT pg_advisory_unlock(hashtext(:b))"), {"b": _BULK_LOCK})
+    conn.execute(text("SELECT pg_advisory_unlock(hashtext(:b))"), {"b": BULK_LOCK})
     conn.commit()
 
 

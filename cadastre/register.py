@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pyproj import CRS
 from sqlalchemy import Connection, Engine, MetaData, Table, event, inspect, select, text
@@ -21,13 +21,42 @@ from gis.errors import CRSError, StoreError
 from gis.landuse import land_uses
 from gis.store import create_all, ensure_srid, open_engine, store_kind
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SHEET_INDEXES", "Register", "init_register", "open_register", "utcnow"]
+__all__ = ["BULK_LOCK", "LOCK_SHEET", "MIGRATIONS", "SCHEMA_VERSION", "SHEET_INDEXES", "Register", "init_register",
+           "lock_sheets", "open_register", "sheet_lock_key", "utcnow"]
+
+#: the register's clock step: times are stored to the millisecond
+TICK = timedelta(milliseconds=1)
 
 
-def utcnow() -> datetime:
-    """Now, as the naive UTC time the register stores (to the millisecond, on both stores)."""
+def utcnow(after: datetime | None = None) -> datetime:
+    """Now, as the naive UTC time the register stores (to the millisecond, on both
+    stores); at least a tick later than ``after`` (a version that began then must not
+    end at the same instant: its lifespan would be empty)."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return now if after is None or now > after else after + TICK
+
+
+#: held (exclusive, for the session) by a bulk load of PostGIS; every write of a sheet takes it shared
+BULK_LOCK = "landrec:bulk-load"
+#: what a write of a sheet takes on PostGIS, for its transaction: the bulk lock shared and
+#: the sheet's own lock, so loads and edits of one sheet go one after the other
+LOCK_SHEET = "SELECT pg_advisory_xact_lock_shared(hashtext(%(b)s)), pg_advisory_xact_lock(hashtext(%(k)s))"
+
+
+def sheet_lock_key(commune_code: str, sheet_no: str) -> str:
+    """The name of a sheet's advisory lock."""
+    return f"sheet:{commune_code}:{sheet_no}"
+
+
+def lock_sheets(reg: Register, conn: Connection, sheets: set[tuple[str, str]]) -> None:
+    """Take the locks of these (commune, sheet) pairs for the transaction, in one order
+    (two edits of the same two sheets cannot wait for each other); PostGIS only (a
+    GeoPackage has one writer at a time)."""
+    if reg.kind != "postgis":
+        return
+    for commune_code, sheet_no in sorted(sheets):
+        conn.exec_driver_sql(LOCK_SHEET, {"b": BULK_LOCK, "k": sheet_lock_key(commune_code, sheet_no)})
 
 
 @dataclass(frozen=True)

@@ -249,3 +249,33 @@ def test_a_sheet_loaded_before_loads_were_recorded_keeps_its_edits_too(store_url
     assert (same.status, same.kept_edits) == ("unchanged", 1)
     assert parcel_by_number(reg, C, SHEET.number, 3).land_use == "ONT"
     reg.dispose()
+
+
+def test_officers_splitting_parcels_of_one_sheet_at_once_get_distinct_numbers(store_url):
+    """Each split draws new numbers on the sheet: two at once must not draw the same ones."""
+    reg = init_register(store_url, CRS_BG)
+    load_parcels(reg, tiled_parcels([SHEET], crs=CRS_BG, rows=8, cols=8, commune_code=C), source_ref="s")
+    errors = []
+    go = threading.Barrier(2)
+
+    def work(cols):
+        try:
+            for no in cols:  # 125 m squares numbered by rows from the north-west, each cut in two
+                x0 = 560000 + ((no - 1) % 8) * 125
+                y1 = 2360000 - ((no - 1) // 8) * 125
+                go.wait(timeout=30)
+                line = shapely.LineString([(x0 + 60, y1 + 10), (x0 + 60, y1 - 135)])
+                split_parcel(reg, f"{C}/{SHEET.number}/{no}", line, expect_version=1, source=DOC)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            go.abort()
+
+    threads = [threading.Thread(target=work, args=(range(first, 33, 2),)) for first in (1, 2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    numbers = [v.parcel_no for v in parcels_in_area(reg, (560000, 2359000, 561000, 2360000))]
+    assert len(numbers) == len(set(numbers)) == 64 + 32 and max(numbers) == 64 + 64
+    reg.dispose()
