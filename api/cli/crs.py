@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from api.cli.options import emit, json_option
-from gis.crs import epsg_equivalent, proj_string, provinces, registry, resolve_crs, srid_of
+from gis.crs import (
+    epsg_equivalent,
+    proj_string,
+    provinces,
+    registry,
+    resolve_crs,
+    srid_of,
+)
 
 
 @click.group()

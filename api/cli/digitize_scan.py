@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from api.cli.options import crs_option, emit, json_option, overwrite_option, progress_enabled
+from api.cli.options import (
+    crs_option,
+    emit,
+    json_option,
+    overwrite_option,
+    progress_enabled,
+)
 from digitize.georef import METHODS
 
 _METHOD = click.option("--method", type=click.Choice([*METHODS, "auto"]), default="auto", show_default=True,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import click
+from pyproj import Transformer
 
 from api.cli.options import emit, json_option
 from gis.crs import province as find_province
 from gis.sheets import parse_sheet, sheet_at
-from pyproj import Transformer
 
 
 def _northing_hint(province: str) -> float:
