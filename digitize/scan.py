@@ -26,7 +26,7 @@ from digitize.raster import ink_channel
 from digitize.vectorize import Vectorized, vectorize
 from gis.errors import DigitizeError, InputError
 from gis.sheets import SCALES, Sheet, parse_sheet, sheet_at
-from gis.topology import Finding, check_parcels, qa_flags
+from gis.topology import Finding, area_tolerance, check_parcels, qa_flags
 
 __all__ = ["ScanResult", "PARCEL_COLUMNS", "digitize_scan", "grid_crosses", "merge_pieces", "resolve_sheet",
            "regions_to_map"]
@@ -37,6 +37,10 @@ PARCEL_COLUMNS = ["parcel_no", "area_label_m2", "land_use", "area_m2", "sheet_no
 #: read is compact and stays a parcel
 ROAD_WIDTH_MM = 9.0
 ROAD_ELONGATION = 8.0
+#: a region as narrow and longer than this many times its width is a network of roads or
+#: water, even with a number on it (road names carry numbers: "Đường tỉnh 299"), unless its
+#: label's area is its own (a long canal parcel, labelled as parcels are)
+ROAD_NETWORK_ELONGATION = 100.0
 #: half the length of a grid cross's arm on paper, mm (the crosses are 1 cm wide)
 CROSS_ARM_MM = 5.0
 #: an unlabelled piece joins a labelled neighbour when the label's area fits the union within this
@@ -252,6 +256,10 @@ def _sort_regions(regions: gpd.GeoDataFrame, labels: dict[int, Label], sheet: Sh
         lab = labels.get(int(region))
         if not frame.contains(rep[i]):
             reasons.append("outside the sheet frame")
+        elif width_mm[i] < ROAD_WIDTH_MM and elongation[i] > ROAD_NETWORK_ELONGATION and not (
+                lab is not None and (own := restore_decimal(lab.area_label_m2, float(area[i]))) is not None
+                and abs(own - area[i]) <= area_tolerance(area[i], sheet.scale)):
+            reasons.append("road or water network (long and narrow beyond a parcel; no area of its own on it)")
         elif lab is not None and lab.parcel_no is not None:
             reasons.append("")
         elif width_mm[i] < ROAD_WIDTH_MM and elongation[i] > ROAD_ELONGATION:
