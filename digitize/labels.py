@@ -983,7 +983,7 @@ def _score(lab: Label, area_m2: float | None) -> float:
 
 def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines: np.ndarray | None = None,
                 dark: np.ndarray | None = None, m_per_px: float | None = None, workers: int = 2,
-                batch_rows: int = 150) -> dict[int, Label]:
+                batch_rows: int = 150, cut: frozenset[int] = frozenset()) -> dict[int, Label]:
     """Read the label of every region that has text; returns {region id: Label}.
 
     ``text`` is the non-line ink (see :func:`digitize.vectorize.split_linework`),
@@ -992,8 +992,10 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     parcel number (its text may spill over the boundary; a fraction split by a line goes
     to the side whose area it gives).  With ``m_per_px`` (ground metres per scan pixel),
     a region holding several labels keeps the one whose area agrees with the region's,
-    and a label whose area does not agree loses half its confidence.  A number read twice
-    on the sheet loses half its confidence in both places.
+    and a label whose area does not agree loses half its confidence, unless its region is
+    one of ``cut`` (regions the sheet frame cuts: their labels give the whole parcel) and
+    the label gives more.  A number read twice on the sheet loses half its confidence in
+    both places.
     """
     char_h = _char_height(text, px_per_mm)
     if char_h is not None:
@@ -1021,7 +1023,7 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         if lab.region == 0:
             continue
         area_m2 = area_of(lab.region)
-        if _agrees(lab.area_label_m2, area_m2) is False:
+        if _agrees(lab.area_label_m2, area_m2) is False and not (lab.region in cut and lab.area_label_m2 > area_m2):
             lab.confidence *= 0.5
         old = out.get(lab.region)
         if old is None or _score(lab, area_m2) > _score(old, area_m2):

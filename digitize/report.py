@@ -25,9 +25,9 @@ from PIL import Image, ImageDraw, ImageFont
 from shapely.geometry import box
 
 from digitize.raster import resample
-from gis.topology import Finding
+from gis.topology import EDGE_CUT, Finding
 
-__all__ = ["write_qa_report", "render_overview", "FINDING_TEXT", "LOW_CONFIDENCE"]
+__all__ = ["FINDING_TEXT", "LOW_CONFIDENCE", "render_overview", "write_qa_report"]
 
 #: a parcel read with less confidence than this is listed for a human
 LOW_CONFIDENCE = 0.6
@@ -59,8 +59,12 @@ _Background = tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None
 
 #: the overview's fonts (Debian's fonts-dejavu-core); Pillow's own font when they are missing
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-#: colours (RGB) of the pictures: parcels, flagged parcels and their fill, the item of a thumbnail, numbers
+#: colours (RGB) of the pictures: parcels, flagged parcels and their fill, the item of a thumbnail, numbers,
+#: parcels cut by the sheet frame
 _BLUE, _RED, _FILL, _ITEM, _NUMBER = (21, 101, 192), (183, 28, 28), (229, 57, 53), (229, 57, 53), (13, 71, 161)
+_ORANGE = (239, 108, 0)
+#: parcels going on across the sheet frame (EDGE_CUT): no error but a task of its own, edge matching
+#: with the neighbouring sheet, so they are listed apart and outlined orange, not filled red
 
 
 class _Scan:
@@ -159,9 +163,14 @@ def _rings_by_geom(geoms) -> list[list[np.ndarray]]:
     return out
 
 
-def _flagged(parcels: gpd.GeoDataFrame) -> np.ndarray:
-    flags = parcels["qa_flags"].fillna("") if "qa_flags" in parcels.columns else None
-    return (flags != "").to_numpy() if flags is not None else np.zeros(len(parcels), dtype=bool)
+def _flags(parcels: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Which parcels are flagged for a human, and which are cut by the sheet frame."""
+    if "qa_flags" not in parcels.columns:
+        none = np.zeros(len(parcels), dtype=bool)
+        return none, none
+    codes = [set(filter(None, str(f).split(","))) for f in parcels["qa_flags"].fillna("")]
+    flagged = np.array([bool(c - {EDGE_CUT}) for c in codes], dtype=bool)
+    return flagged, np.array([EDGE_CUT in c for c in codes], dtype=bool)
 
 
 def _font(px: float) -> ImageFont.FreeTypeFont:
@@ -182,7 +191,8 @@ def _ticks(lo: float, hi: float, most: int = 8) -> np.ndarray:
 
 def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background | _Scan = None, title: str = "",
                     max_px: int = 1800) -> bytes:
-    """PNG bytes: the parcels over the scan, flagged parcels filled red, numbers shown when legible.
+    """PNG bytes: the parcels over the scan, flagged parcels filled red, those cut by the sheet
+    frame outlined orange, numbers shown when legible.
 
     ``max_px`` wide, with map coordinates along the left and bottom edges and the title above.
     """
@@ -199,10 +209,11 @@ def render_overview(parcels: gpd.GeoDataFrame, *, background: _Background | _Sca
     mw, mh = max_px - left - right, max(1, round(h * k))
     c = _Canvas(bounds, k, (mw, mh))
     c.background(background)
-    flagged = _flagged(parcels)
+    flagged, edge = _flags(parcels)
     rings = _rings_by_geom(parcels.geometry.values)
     c.fill([rings[i] for i in np.flatnonzero(flagged)], _FILL, 0.35)
-    c.lines([r for i in np.flatnonzero(~flagged) for r in rings[i]], _BLUE, max(1, round(0.6 * pt)))
+    c.lines([r for i in np.flatnonzero(~flagged & ~edge) for r in rings[i]], _BLUE, max(1, round(0.6 * pt)))
+    c.lines([r for i in np.flatnonzero(edge & ~flagged) for r in rings[i]], _ORANGE, max(1, round(1.0 * pt)))
     c.lines([r for i in np.flatnonzero(flagged) for r in rings[i]], _RED, max(1, round(1.0 * pt)))
     page = Image.new("RGB", (max_px, mh + top + bottom), "white")
     page.paste(Image.fromarray(c.img), (left, top))
@@ -286,8 +297,9 @@ def write_qa_report(path_html: str | os.PathLike, parcels: gpd.GeoDataFrame, fin
     overview = render_overview(parcels, background=background, title=title)
     if picture_path is not None:
         Path(picture_path).write_bytes(overview)
-    open_f = [f for f in findings if f.severity != "repaired"]
+    open_f = [f for f in findings if f.severity != "repaired" and f.code != EDGE_CUT]
     repaired = [f for f in findings if f.severity == "repaired"]
+    edge_ids = [fid for f in findings if f.code == EDGE_CUT for fid in f.feature_ids]
     flagged_ids = {fid for f in open_f for fid in f.feature_ids}
     low = []
     if "confidence" in parcels.columns:
@@ -311,9 +323,10 @@ def write_qa_report(path_html: str | os.PathLike, parcels: gpd.GeoDataFrame, fin
         ".en{color:#777;font-size:0.85em}</style></head><body>",
         f"<h1>Báo cáo kiểm tra chất lượng số hóa <span class='en'>QA report</span><br>{e(title)}</h1>",
     ]
-    n_flag = int(_flagged(parcels).sum())
+    n_flag = int(_flags(parcels)[0].sum())
     facts = {"Số thửa / parcels": len(parcels), "Thửa cần kiểm tra / parcels flagged": n_flag,
-             "Mục cần người xem / items for review": len(items), "Đã tự sửa / repaired": len(repaired)}
+             "Mục cần người xem / items for review": len(items), "Đã tự sửa / repaired": len(repaired),
+             "Thửa cần tiếp biên / parcels to edge-match": len(edge_ids)}
     facts.update(summary or {})
     out.append("<h2>Tóm tắt <span class='en'>summary</span></h2><table>")
     out += [f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts.items()]
@@ -323,7 +336,7 @@ def write_qa_report(path_html: str | os.PathLike, parcels: gpd.GeoDataFrame, fin
         out += [f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in scores.items()]
         out.append("</table>")
     out.append("<h2>Thửa đất trên bản quét <span class='en'>parcels over the scan "
-               "(đỏ = cần kiểm tra / red = flagged)</span></h2>")
+               "(đỏ = cần kiểm tra / red = flagged; cam = bị khung tờ cắt / orange = cut by the frame)</span></h2>")
     out.append(_img(overview, "parcels over the scan", "overview"))
     out.append(f"<h2>Danh sách cần người kiểm tra <span class='en'>what needs a human</span> ({len(items)})</h2>")
     if not items:
@@ -337,6 +350,10 @@ def write_qa_report(path_html: str | os.PathLike, parcels: gpd.GeoDataFrame, fin
         cls = "err" if sev == "error" else "warn"
         out.append(f"<div class='item'>{pic}<span class='{cls}'>{e(vi)}</span> <span class='en'>{e(en)}</span><br>"
                    f"{e(who)}<br><span class='en'>{e(msg)}</span></div>")
+    if edge_ids:
+        out.append(f"<h2>Thửa bị khung tờ cắt, cần tiếp biên với tờ bên cạnh <span class='en'>parcels cut by the"
+                   f" sheet frame: edge-match them with the neighbouring sheets</span> ({len(edge_ids)})</h2>")
+        out.append(f"<p>{e(', '.join(_describe(parcels, f) for f in edge_ids))}</p>")
     if residuals:
         cols = list(residuals[0].keys())
         out.append("<h2>Sai số điểm khống chế <span class='en'>control-point residuals</span></h2><table><tr>")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -26,10 +27,18 @@ from digitize.raster import ink_channel
 from digitize.vectorize import Vectorized, vectorize
 from gis.errors import DigitizeError, InputError
 from gis.sheets import SCALES, Sheet, parse_sheet, sheet_at
-from gis.topology import Finding, area_tolerance, check_parcels, qa_flags
+from gis.topology import EDGE_CUT, Finding, area_tolerance, check_parcels, qa_flags
 
-__all__ = ["ScanResult", "PARCEL_COLUMNS", "digitize_scan", "grid_crosses", "merge_pieces", "resolve_sheet",
-           "regions_to_map"]
+__all__ = [
+    "PARCEL_COLUMNS",
+    "ScanResult",
+    "digitize_scan",
+    "grid_crosses",
+    "merge_pieces",
+    "regions_on_frame",
+    "regions_to_map",
+    "resolve_sheet",
+]
 
 PARCEL_COLUMNS = ["parcel_no", "area_label_m2", "land_use", "area_m2", "sheet_no", "confidence", "qa_flags"]
 #: a region without a number, thinner than this on paper (mean width 2A/P, mm) and longer than
@@ -140,7 +149,8 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("vectorize")
 
     step("labels")
-    labels = read_labels(vec.text, vec.labels, px_per_mm=px_per_mm, lines=vec.lines, dark=vec.dark, m_per_px=px_m)
+    labels = read_labels(vec.text, vec.labels, px_per_mm=px_per_mm, lines=vec.lines, dark=vec.dark, m_per_px=px_m,
+                         cut=regions_on_frame(vec.labels, sheet, georef, px_per_mm=px_per_mm))
     lap("labels")
 
     step("parcels")
@@ -154,10 +164,27 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
                              allowed_gaps=gpd.GeoSeries(dropped.geometry.values, crs=crs) if len(dropped) else None)
     findings = repairs + findings
     parcels["qa_flags"] = qa_flags(findings, parcels.index)
-    penalty = parcels["qa_flags"].str.count(",") + (parcels["qa_flags"] != "").astype(int)
+    # each doubt costs a fifth of the confidence; a parcel going on across the frame is no doubt
+    penalty = parcels["qa_flags"].map(lambda f: len(set(filter(None, f.split(","))) - {EDGE_CUT}))
     parcels["confidence"] = (parcels["confidence"] * (0.8 ** penalty)).round(3)
     lap("parcels")
     return ScanResult(parcels, findings, georef, sheet, dropped, labels, timings, vec)
+
+
+def regions_on_frame(regions: np.ndarray, sheet: Sheet, georef: Georeference, *, px_per_mm: float) -> frozenset[int]:
+    """The ids of the regions (a scan-pixel partition, 0 = line-work) that the sheet frame
+    runs along or through: within half a millimetre of paper of the frame's line."""
+    e0, n0, e1, n1 = sheet.extent
+    t = np.linspace(0.0, 1.0, 65)[:-1]
+    ring = np.concatenate([np.column_stack([e0 + (e1 - e0) * t, np.full_like(t, n0)]),
+                           np.column_stack([np.full_like(t, e1), n0 + (n1 - n0) * t]),
+                           np.column_stack([e1 - (e1 - e0) * t, np.full_like(t, n1)]),
+                           np.column_stack([np.full_like(t, e0), n1 - (n1 - n0) * t])])
+    band = np.zeros(regions.shape, dtype=np.uint8)
+    px = np.round(georef.to_pixel(ring) * 16).astype(np.int32)  # 1/16 px, OpenCV's shift=4
+    cv2.polylines(band, [px], True, 1, thickness=max(3, round(px_per_mm)), lineType=cv2.LINE_8, shift=4)
+    ids = np.unique(regions[band.astype(bool)])
+    return frozenset(int(i) for i in ids if i)
 
 
 def grid_crosses(sheet: Sheet, georef: Georeference, *, arm_mm: float = CROSS_ARM_MM) -> np.ndarray:

@@ -45,6 +45,7 @@ from gis.landuse import land_uses
 
 __all__ = [
     "CODES",
+    "EDGE_CUT",
     "Finding",
     "Tolerances",
     "area_tolerance",
@@ -60,6 +61,8 @@ __all__ = [
 
 Severity = Literal["error", "warning", "repaired"]
 
+#: the finding of a parcel that goes on across its sheet's frame (edge matching with the next sheet)
+EDGE_CUT = "cut_by_sheet_edge"
 #: every finding code, stable strings, with the severity it has when it is found
 CODES: dict[str, str] = {
     "invalid_geometry": "error",
@@ -187,7 +190,8 @@ def check_parcels(
     * ``duplicate_number`` (same number twice in one ``group_col`` value),
       ``unlabeled`` (no number; or, when label points ``labels`` are given, no label
       inside), ``multiple_labels`` (more than one label point inside);
-    * ``area_mismatch`` (label area against computed area beyond :func:`area_tolerance`),
+    * ``area_mismatch`` (label area against computed area beyond :func:`area_tolerance`;
+      a parcel cut by its sheet's frame only when drawn larger than its label says),
       ``unknown_land_use`` (a code not in the land-use table);
     * ``cut_by_sheet_edge``: a polygon running along or across its sheet's frame.
 
@@ -223,10 +227,16 @@ def check_parcels(
     findings += _gaps(gdf.iloc[good], gg, open_edges, tol, allowed_gaps)
     findings += _slivers(gg, ids[good], tol)
     findings += _numbers(gdf, geoms, number_col, group_col, labels)
-    findings += _attributes(gdf, geoms, area_label_col, land_use_col, scale)
+    attributes = _attributes(gdf, geoms, area_label_col, land_use_col, scale)
     if sheet_extent is not None:
-        findings += _sheet_edges(gdf.iloc[good], gg, group_col, sheet_extent, tol)
-    return findings
+        edges = _sheet_edges(gdf.iloc[good], gg, group_col, sheet_extent, tol)
+        # the label of a parcel that goes on across the frame gives its whole area: only a
+        # parcel drawn larger than its label is a mismatch
+        cut = {fid for f in edges for fid in f.feature_ids}
+        attributes = [f for f in attributes if not (f.code == "area_mismatch" and f.feature_ids[0] in cut
+                                                    and f.geometry.area < _label_area(gdf, area_label_col, f))]
+        findings += edges
+    return findings + attributes
 
 
 def _valid_polygons(geoms: np.ndarray) -> np.ndarray:
@@ -420,6 +430,10 @@ def _attributes(gdf, geoms, area_label_col, land_use_col, scale) -> list[Finding
     return out
 
 
+def _label_area(gdf: gpd.GeoDataFrame, area_label_col: str, finding: Finding) -> float:
+    return float(pd.to_numeric(gdf.loc[finding.feature_ids[0], area_label_col], errors="coerce"))
+
+
 def _known_codes() -> set[str]:
     return {u.code for u in land_uses()}
 
@@ -447,7 +461,7 @@ def _sheet_edges(gdf, geoms, group_col, sheet_extent, tol: Tolerances) -> list[F
         outside = shapely.area(shapely.difference(geoms[hit], frame))
         for i, ln, ar in zip(hit, along, outside):
             if ln > 2 * tol.snap_m or ar > tol.gap_min_area_m2:
-                out.append(Finding("cut_by_sheet_edge", "warning",
+                out.append(Finding(EDGE_CUT, "warning",
                                    f"feature {ids[i]} runs along or across the sheet edge", geoms[i], (ids[i],)))
     return out
 

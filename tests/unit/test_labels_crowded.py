@@ -15,11 +15,11 @@ FACES = [("dejavu/DejaVuSerif.ttf", 2.0), ("liberation/LiberationSans-Regular.tt
          ("dejavu/DejaVuSans.ttf", 1.8)]
 
 
-def _read(img: Image.Image, regions: np.ndarray, m_per_px: float | None = None):
+def _read(img: Image.Image, regions: np.ndarray, m_per_px: float | None = None, cut: frozenset[int] = frozenset()):
     grey = np.asarray(img)
     dark = darkness(grey, px_per_mm=PPMM)
     lines, text = split_linework(ink_mask(dark), px_per_mm=PPMM)
-    return read_labels(text, regions, px_per_mm=PPMM, lines=lines, dark=dark, m_per_px=m_per_px)
+    return read_labels(text, regions, px_per_mm=PPMM, lines=lines, dark=dark, m_per_px=m_per_px, cut=cut)
 
 
 def _fraction(d: ImageDraw.ImageDraw, f: ImageFont.FreeTypeFont, x: float, y: float, num: int, area: str) -> float:
@@ -253,3 +253,18 @@ def test_an_area_that_disagrees_with_the_region_is_kept_and_trusted_less(font, s
     differ = _read(img, regions, m_per_px=float(np.sqrt(300.0 / regions.size)))[1]
     assert (agree.parcel_no, agree.area_label_m2) == (differ.parcel_no, differ.area_label_m2) == (57, 412.5)
     assert differ.confidence == pytest.approx(agree.confidence / 2)
+
+
+def test_a_region_cut_by_the_frame_may_be_smaller_than_its_label_says():
+    # the label of a parcel that goes on across the sheet frame gives the whole parcel's area
+    font, size_mm = FACES[0]
+    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
+    cell = int(30 * PPMM)
+    img = Image.new("L", (cell, cell), 238)
+    _fraction(ImageDraw.Draw(img), f, cell / 2, cell / 2, 57, "412.5")
+    regions = np.ones((cell, cell), np.int32)
+    agree = _read(img, regions, m_per_px=float(np.sqrt(412.5 / regions.size)))[1]
+    smaller = _read(img, regions, m_per_px=float(np.sqrt(300.0 / regions.size)), cut=frozenset({1}))[1]
+    larger = _read(img, regions, m_per_px=float(np.sqrt(600.0 / regions.size)), cut=frozenset({1}))[1]
+    assert smaller.confidence == pytest.approx(agree.confidence)
+    assert larger.confidence == pytest.approx(agree.confidence / 2)

@@ -119,3 +119,23 @@ def test_report_has_the_overview_and_a_thumbnail_of_each_item(tmp_path):
         assert thumb.shape == (192, 192, 3)
         assert ((thumb[..., 0] > 200) & (thumb[..., 1] < 90)).sum() > 60  # the item in red
         assert (np.abs(thumb.astype(int) - [236, 229, 210]).max(axis=2) <= 3).mean() > 0.3  # over the scan
+
+
+def test_parcels_cut_by_the_frame_are_outlined_orange_and_listed_for_edge_matching(tmp_path):
+    parcels = _parcels()
+    parcels.loc[3, "qa_flags"] = "cut_by_sheet_edge"
+    findings = [Finding("overlap", "error", "thửa 2 chồng đè", parcels.geometry.iloc[1], (1,)),
+                Finding("cut_by_sheet_edge", "warning", "feature 3 runs along the sheet edge",
+                        parcels.geometry.iloc[3], (3,))]
+    out, pic = tmp_path / "qa.html", tmp_path / "qa.png"
+    write_qa_report(out, parcels, findings, title="x", background=_scan(), picture_path=pic)
+    text = out.read_text(encoding="utf-8")
+    assert len(re.findall(r'<img class="thumb"', text)) == 1  # only the overlap is an item
+    assert "edge-match them with the neighbouring sheets</span> (1)" in text and "thửa số 4 (#3)" in text
+    img = _png(pic.read_bytes())
+    orange = (img[..., 0] > 200) & (img[..., 1] > 80) & (img[..., 1] < 140) & (img[..., 2] < 60)
+    assert orange.sum() > 300  # the outline of lot 4
+    near_orange = cv2.dilate(orange.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    filled = (img[..., 0] > 180) & (img[..., 1] < 190) & (img[..., 0] - img[..., 2] > 40) & ~near_orange
+    ys, _ = np.nonzero(filled)
+    assert ys.max() < img.shape[0] / 2 + 20  # only the flagged lot of the top row is filled

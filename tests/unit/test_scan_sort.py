@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from shapely.geometry import box
 
+from digitize.georef import ControlPoints, fit_georeference
 from digitize.labels import Label
-from digitize.scan import _sort_regions
+from digitize.scan import _sort_regions, regions_on_frame
 from gis.sheets import parse_sheet
 
 SHEET = parse_sheet("361561-5-(7)", northing_hint=2_360_000)  # 1:500, 250 m x 250 m
@@ -42,3 +44,16 @@ def test_a_long_canal_labelled_with_its_own_area_stays_a_parcel():
     labels = {1: Label(1, parcel_no=40, area_label_m2=round(canal.area, 1), land_use="DTL", confidence=0.9)}
     parcels, _ = _sort_regions(_regions(canal), labels, SHEET, px_m=0.05)
     assert parcels["parcel_no"].tolist() == [40]
+
+
+def test_the_regions_the_frame_runs_through():
+    """A scan of 1000 px with the frame at pixels 100-900: the region across it, not those inside or outside."""
+    e0, n0, e1, n1 = SHEET.extent
+    corners = np.array([[100.0, 100.0], [900.0, 100.0], [900.0, 900.0], [100.0, 900.0]])
+    world = np.array([[e0, n1], [e1, n1], [e1, n0], [e0, n0]])
+    georef = fit_georeference(ControlPoints(corners, world), method="affine", scale=500, image_size=(1000, 1000))
+    regions = np.full((1000, 1000), 3, dtype=np.int32)  # outside the frame
+    regions[50:950, 50:950] = 2  # parcels the frame cuts
+    regions[200:800, 200:800] = 1  # a parcel inside
+    regions[120:130, 120:880] = 0  # line-work
+    assert regions_on_frame(regions, SHEET, georef, px_per_mm=4.0) == {2}

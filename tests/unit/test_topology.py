@@ -210,3 +210,14 @@ def test_finding_refuses_unknown_codes():
         Finding("nonsense", "error", "x")
     with pytest.raises(ValueError):
         Finding("gap", "fatal", "x")
+
+
+def test_a_parcel_cut_by_the_frame_may_have_a_larger_label_area_than_drawn():
+    df = grid(3, 1)  # 20 m squares; the frame at x = 50 cuts parcel 2 (10 m of its 20 drawn)
+    df.loc[2, "geometry"] = box(40, 0, 50, 20)
+    df["area_label_m2"] = [400.0, 400.0, 400.0]
+    found = check_parcels(df, scale=1000, sheet_extent={"A": (0, -100, 50, 100)})
+    assert not [f for f in found if f.code == "area_mismatch"]  # the label gives the whole parcel
+    df["area_label_m2"] = [400.0, 400.0, 100.0]
+    found = check_parcels(df, scale=1000, sheet_extent={"A": (0, -100, 50, 100)})
+    assert [f.feature_ids for f in found if f.code == "area_mismatch"] == [(2,)]  # drawn larger: a mismatch
