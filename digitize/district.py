@@ -40,8 +40,9 @@ from digitize.scan import digitize_scan
 from gis.crs import resolve_crs
 from gis.errors import InputError, LandrecError
 from gis.io import Outputs, read_vector, to_vector
+from gis.topology import flag_masks
 
-__all__ = ["IMAGE_SUFFIXES", "outputs_of", "find_sheets", "run_sheet", "run_district"]
+__all__ = ["IMAGE_SUFFIXES", "find_sheets", "outputs_of", "run_district", "run_sheet"]
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
 
@@ -103,10 +104,11 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+        flagged, edge = flag_masks(result.parcels["qa_flags"])
         summary = {
             "sheet_no": result.sheet.number, "scale": result.sheet.scale, "image": str(image),
             "gcps": "auto" if auto_gcps else str(gcps),
-            "parcels": len(result.parcels), "flagged": int((result.parcels["qa_flags"] != "").sum()),
+            "parcels": len(result.parcels), "flagged": int(flagged.sum()), "edge_match": int(edge.sum()),
             "numbers_read": int(result.parcels["parcel_no"].notna().sum()),
             "georeference": g.summary(), "timings_s": result.timings,
             "findings": _count(result.findings),
@@ -229,7 +231,8 @@ def run_district(folder: Path, out_dir: Path, *, crs: str, method: str = "auto",
     bar = tqdm(total=len(todo), desc="sheets", unit="sheet", disable=not progress)
     args = (str(out_dir), crs, method, truth, auto_gcps)
     if todo and scheduler:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
 
         with Client(scheduler) as client:
             futures = [client.submit(_job, s, *args, pure=False) for s in todo]

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 from shapely.geometry import box
 
 from digitize.raster import resample
-from gis.topology import EDGE_CUT, Finding
+from gis.topology import EDGE_CUT, Finding, flag_masks
 
 __all__ = ["FINDING_TEXT", "LOW_CONFIDENCE", "render_overview", "write_qa_report"]
 
@@ -168,9 +168,7 @@ def _flags(parcels: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     if "qa_flags" not in parcels.columns:
         none = np.zeros(len(parcels), dtype=bool)
         return none, none
-    codes = [set(filter(None, str(f).split(","))) for f in parcels["qa_flags"].fillna("")]
-    flagged = np.array([bool(c - {EDGE_CUT}) for c in codes], dtype=bool)
-    return flagged, np.array([EDGE_CUT in c for c in codes], dtype=bool)
+    return flag_masks(parcels["qa_flags"])
 
 
 def _font(px: float) -> ImageFont.FreeTypeFont:

@@ -52,6 +52,7 @@ __all__ = [
     "check_linework",
     "check_parcels",
     "findings_frame",
+    "flag_masks",
     "qa_flags",
     "repair_parcels",
     "snap_tolerance",
@@ -644,6 +645,14 @@ def qa_flags(findings: Sequence[Finding], index: pd.Index) -> pd.Series:
             if f.code not in codes:
                 codes.append(f.code)
     return pd.Series([",".join(sorted(per.get(i, ()))) for i in index], index=index, dtype=object)
+
+
+def flag_masks(flags: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """From a ``qa_flags`` column: which features need a human (a flag other than
+    :data:`EDGE_CUT`), and which go on across their sheet's frame (to edge-match)."""
+    codes = [set(filter(None, str(f).split(","))) for f in flags.fillna("")]
+    return (np.array([bool(c - {EDGE_CUT}) for c in codes], dtype=bool),
+            np.array([EDGE_CUT in c for c in codes], dtype=bool))
 
 
 def findings_frame(findings: Sequence[Finding], crs=None) -> gpd.GeoDataFrame:

@@ -27,7 +27,8 @@ def _steps(total: int, desc: str):
 
 def _text(d: dict) -> str:
     g = d["georeference"]
-    lines = [f"sheet {d['sheet_no']} (1:{d['scale']}): {d['parcels']} parcels, {d['flagged']} flagged",
+    lines = [f"sheet {d['sheet_no']} (1:{d['scale']}): {d['parcels']} parcels, {d['flagged']} flagged,"
+             f" {d['edge_match']} to edge-match with the neighbouring sheets",
              f"georeference {g['method']}: RMS {g['rms_m']:.3f} m = {g['rms_mm']:.3f} mm at scale "
              f"(norm {g['norm_mm']} mm: {'ok' if g['within_norm'] else 'EXCEEDED'})"
              + (f"; outliers {', '.join(g['outliers'])}" if g["outliers"] else "")]
