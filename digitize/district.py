@@ -57,6 +57,11 @@ def outputs_of(out: str | os.PathLike) -> dict[str, Path]:
             "report": Path(f"{stem}.qa.html"), "picture": Path(f"{stem}.qa.png"), "summary": Path(f"{stem}.json")}
 
 
+#: how the georeference's RMS was measured, in the QA report: at the points, or each point
+#: predicted from the others (a spline passes through its points; pessimistic: twice the spacing)
+_RMS_NAME = {"fit": "RMS", "leave-one-out": "RMS kiểm tra chéo / leave-one-out RMS (bi quan / pessimistic)"}
+
+
 def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | os.PathLike | None = None, crs: str,
               scale: int | None = None, sheet_no: str | None = None, method: str = "auto", overwrite: bool = False,
               truth: str | os.PathLike | None = None, progress: Callable[[str], None] | None = None,
@@ -121,7 +126,8 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
                                          and scores["hausdorff_median_m"] <= med and scores["hausdorff_p95_m"] <= p95)
             summary["scores"] = scores
         facts = {"Tờ bản đồ / sheet": f"{result.sheet.number} (1:{result.sheet.scale})",
-                 "Nắn ảnh / georeference": f"{g.method}, RMS {g.rms_m:.3f} m = {g.rms_mm:.3f} mm "
+                 "Nắn ảnh / georeference": f"{g.method}, {_RMS_NAME[g.summary()['rms_kind']]} {g.rms_m:.3f} m"
+                 f" = {g.rms_mm:.3f} mm "
                  f"({'đạt' if g.within_norm else 'VƯỢT'} hạn sai {g.summary()['norm_mm']} mm)",
                  "Điểm khống chế / control points": f"{len(g.points)}, " + (
                      "tự tìm trên khung và lưới / found on the frame and grid" if auto_gcps else f"từ / from {Path(gcps).name}"),

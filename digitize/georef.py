@@ -185,7 +185,8 @@ class Georeference:
         """A JSON-ready summary."""
         return {
             "method": self.method, "points": len(self.points), "rms_m": round(self.rms_m, 4),
-            "rms_mm": round(self.rms_mm, 4), "norm_mm": NORM_MM, "within_norm": self.within_norm,
+            "rms_mm": round(self.rms_mm, 4), "rms_kind": "leave-one-out" if self.method == "tps" else "fit",
+            "norm_mm": NORM_MM, "within_norm": self.within_norm,
             "outliers": self.outliers,
         }
 

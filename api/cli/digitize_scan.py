@@ -25,11 +25,17 @@ def _steps(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="step", disable=not progress_enabled(), leave=False)
 
 
+def _rms_name(g: dict) -> str:
+    """How the georeference's RMS was measured: at the points, or each point predicted from
+    the others (a spline passes through its points: pessimistic, twice the point spacing)."""
+    return "leave-one-out RMS" if g.get("rms_kind") == "leave-one-out" else "RMS"
+
+
 def _text(d: dict) -> str:
     g = d["georeference"]
     lines = [f"sheet {d['sheet_no']} (1:{d['scale']}): {d['parcels']} parcels, {d['flagged']} flagged,"
              f" {d['edge_match']} to edge-match with the neighbouring sheets",
-             f"georeference {g['method']}: RMS {g['rms_m']:.3f} m = {g['rms_mm']:.3f} mm at scale "
+             f"georeference {g['method']}: {_rms_name(g)} {g['rms_m']:.3f} m = {g['rms_mm']:.3f} mm at scale "
              f"(norm {g['norm_mm']} mm: {'ok' if g['within_norm'] else 'EXCEEDED'})"
              + (f"; outliers {', '.join(g['outliers'])}" if g["outliers"] else "")]
     lines += [f"  {k}: {v}" for k, v in d["outputs"].items()]

@@ -144,3 +144,9 @@ def test_images_that_are_not_scans_are_refused(tmp_path):
     (tmp_path / "junk.tif").write_bytes(b"not an image at all")
     with pytest.raises(FormatError, match="cannot be read"):
         read_scan(tmp_path / "junk.tif")
+
+
+def test_the_summary_says_how_its_rms_was_measured():
+    assert fit_georeference(_grid(noise=0.05), method="affine", scale=1000).summary()["rms_kind"] == "fit"
+    tps = fit_georeference(_grid(noise=0.05), method="tps", scale=1000)
+    assert tps.summary()["rms_kind"] == "leave-one-out" and tps.rms_m > 0.01  # a spline's own residuals are 0
