@@ -32,7 +32,7 @@ import os
 import re
 import subprocess
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -939,10 +939,11 @@ def _number_limit(numbers: list[int]) -> float:
 def _trimmed(t: Token, other: Token | None, limit: float, taken: set[int]) -> int | None:
     """A number read with stray characters at its ends, without them: the longest reading
     by dropping one edge character (two from five) that lies within the sheet's ``limit`` and that
-    no other label of the sheet has; when readings as long remain, the one whose ink is
-    centred over the area (``other``) as a number is.  None when no reading, or no one
-    reading, does."""
-    s = t.text.translate(_TO_DIGIT).strip(".,")
+    no other label of the sheet has; when readings as long remain, the one without the
+    letters read as digits, or else the one whose ink is centred over the area
+    (``other``) as a number is.  None when no reading, or no one reading, does."""
+    raw = t.text.strip(".,")
+    s = raw.translate(_TO_DIGIT)
     if not s.isdigit():
         return None
     for drop in (1, 2) if len(s) >= 5 else (1,):  # two only from five digits: a number keeps three
@@ -951,6 +952,10 @@ def _trimmed(t: Token, other: Token | None, limit: float, taken: set[int]) -> in
             sub = s[a:len(s) - (drop - a)]
             if sub and sub[0] != "0" and int(sub) <= limit and int(sub) not in taken:
                 cands.append((a, drop - a, int(sub)))
+        # a letter read as a digit (the O of a neighbour's ONT as 0) is the stray one
+        letters = [c for c in cands if not any(ch.isdigit() for ch in raw[:c[0]] + raw[len(raw) - c[1]:])]
+        if letters:
+            cands = letters
         if len(cands) > 1 and other is not None:
             # the characters dropped should be those that take the reading off the area's centre
             cw = (t.box[2] - t.box[0]) / len(s)
@@ -1003,10 +1008,12 @@ def _free_reading(w: Token, area: Token, limit: float, taken: set[int]) -> tuple
 
 
 def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | None, dark: np.ndarray | None, *,
-                   workers: int, batch_rows: int) -> None:
+                   workers: int, batch_rows: int, area_of: Callable[[int], float | None] | None = None) -> None:
     """Check the numbers of a sheet against each other: each is unique, and they run 1..N.
 
-    A number far beyond the others (:func:`_number_limit`) is read without the stray
+    A number far beyond the others (:func:`_number_limit`) with no area under it, that
+    gives the region's area (``area_of``) with a decimal point put in, is that area read
+    without its point.  A number far beyond the others is read without the stray
     characters at its ends, if one reading does (:func:`_trimmed`).  A number read twice,
     or still beyond the limit, and a missing number over an area, are read again on their
     own, from all the ink standing over the area's centre; the new reading is kept when it
@@ -1014,6 +1021,14 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
     confidence: every value comes from ink read, none is made up.
     """
     limit = _number_limit([lab.parcel_no for lab in labels if lab.parcel_no is not None])
+    for lab in labels:  # an area read without its point, taken for a number: the region's area says so
+        if (lab.parcel_no is not None and lab.parcel_no > limit and lab.area_label_m2 is None and area_of is not None
+                and (area := area_of(lab.region))):
+            fits = [lab.parcel_no / 10**k for k in (1, 2) if abs(lab.parcel_no / 10**k - area) <= 0.1 * area]
+            if fits:
+                lab.parcel_no, lab.area_label_m2 = None, fits[0]
+                lab.tokens[0] = Token(lab.tokens[0].text, lab.tokens[0].box, lab.tokens[0].conf / 2)
+                _settle(lab)
     count = Counter(lab.parcel_no for lab in labels if lab.parcel_no is not None)
     for lab in labels:
         if lab.parcel_no is not None and lab.parcel_no > limit:
@@ -1177,7 +1192,8 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         old = out.get(lab.region)
         if old is None or _score(lab, area_m2) > _score(old, area_m2):
             out[lab.region] = lab
-    _check_numbers(list(out.values()), text, lines, dark, workers=workers, batch_rows=batch_rows)
+    _check_numbers(list(out.values()), text, lines, dark, workers=workers, batch_rows=batch_rows,
+                   area_of=area_of if pixels is not None else None)
     twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)
     for lab in out.values():
         if lab.parcel_no is not None and twice[lab.parcel_no] > 1:

@@ -35,6 +35,8 @@ def test_a_stray_character_at_an_end_is_dropped_when_one_reading_fits():
     assert _trimmed(Token("1760", (92, 0, 140, 14)), Token("220.4", (100, 20, 148, 34)), 900, set()) == 760
     # both taken: none
     assert _trimmed(Token("7130", (92, 0, 140, 14)), area, 900, {713, 130}) is None
+    # a letter read as a digit is the stray character (the O of a neighbour's code after 397)
+    assert _trimmed(Token("397O", (100, 0, 160, 14)), area, 2000, set()) == 397
 
 
 def test_a_number_in_a_word_with_a_neighbours_letters():
@@ -55,6 +57,20 @@ def test_numbers_beyond_the_sheet_lose_their_stray_characters_and_nothing_else_c
     assert odd.parcel_no == 130 and odd.confidence < 0.4
     assert twice.parcel_no == 25  # read twice, but no ink says otherwise
     assert [lab.parcel_no for lab in labels[:-2]] == [k for k in range(1, 301) if k != 130]
+
+
+def test_an_area_read_without_its_point_is_no_number():
+    labels = [_label(k) for k in range(1, 301)]
+    lone = _label(2956, Token("2956", (100, 20, 140, 34), 0.5))
+    lone.region = 7
+    labels.append(lone)
+    blank = np.zeros((60, 300), bool)
+    _check_numbers(labels, blank, blank, None, workers=1, batch_rows=10, area_of=lambda r: 295.0 if r == 7 else None)
+    assert (lone.parcel_no, lone.area_label_m2) == (None, 295.6)
+    # without the region's area to say so it stays what it was read as
+    other = _label(2956, Token("2956", (100, 20, 140, 34), 0.5))
+    _check_numbers([_label(k) for k in range(1, 301)] + [other], blank, blank, None, workers=1, batch_rows=10)
+    assert (other.parcel_no, other.area_label_m2) == (2956, None)
 
 
 @pytest.mark.parametrize("font", ["dejavu/DejaVuSerif.ttf", "liberation/LiberationSans-Regular.ttf"])
