@@ -1047,44 +1047,59 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
             best.setdefault(lab.parcel_no, []).append(lab.tokens[0].conf)
     sure = {v: max(c) for v, c in best.items() if len(c) > 1 and sorted(c)[-2] < max(c) - 0.1}
     todo, items = [], []
-    for lab in labels:
+    for i, lab in enumerate(labels):
         if lab.area_label_m2 is None:
             continue
         if lab.parcel_no is None:
             a = lab.tokens[0]
             h = _height(a)
-            zone = (int(a.box[0] - 0.3 * h), int(a.box[1] - 1.9 * h), int(a.box[2] + 0.3 * h), int(a.box[1] - 0.05 * h))
+            zones = [(int(a.box[0] - 0.3 * h), int(a.box[1] - 1.9 * h), int(a.box[2] + 0.3 * h),
+                      int(a.box[1] - 0.05 * h))]
         elif (count[lab.parcel_no] > 1 and lab.tokens[0].conf < sure.get(lab.parcel_no, 2.0)) or lab.parcel_no > limit:
+            # over the area; and, the number being centred over the area, as far either side of its
+            # centre as the end of the reading farther from it (a neighbour's letter touching the
+            # other end is cut off)
             n, a = lab.tokens[0], lab.tokens[1]
             h = _height(a)
-            zone = (int(min(a.box[0], n.box[0]) - 0.3 * h), int(n.box[1] - 0.2 * h),
-                    int(max(a.box[2], n.box[2]) + 0.3 * h), int(n.box[3] + 0.1 * h))
+            c = _centre_x(a)
+            half = max(n.box[2] - c, c - n.box[0]) + 0.15 * h
+            y0, y1 = int(n.box[1] - 0.2 * h), int(n.box[3] + 0.1 * h)
+            zones = [(int(min(a.box[0], n.box[0]) - 0.3 * h), y0, int(max(a.box[2], n.box[2]) + 0.3 * h), y1),
+                     (int(c - half), y0, int(np.ceil(c + half)), y1)]
         else:
             continue
-        crop = _clip_crop(zone, h, text, lines)
-        if crop is None:
-            continue
-        (x0, y0, x1, y1), mask = crop
-        img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
-        todo.append(lab)
-        items.append((img, x0 + left, f, (y0, y1)))
+        for zone in zones:
+            crop = _clip_crop(zone, h, text, lines)
+            if crop is None:
+                continue
+            (x0, y0, x1, y1), mask = crop
+            img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+            todo.append(i)
+            items.append((img, x0 + left, f, (y0, y1)))
     if not items:
         return
-    for lab, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
+    found: dict[int, list[tuple[int, Token]]] = {}
+    for i, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
+        lab = labels[i]
         area = lab.tokens[0 if lab.parcel_no is None else 1]
         for w in words:
             v, q = _free_reading(w, area, limit, {k for k, c in count.items() if c > 0})
-            if v is None:
-                continue
-            if lab.parcel_no is None:
-                lab.tokens.insert(0, Token(q.text, q.box, q.conf / 2))
-            else:
-                count[lab.parcel_no] -= 1
-                lab.tokens[0] = Token(q.text, q.box, q.conf / 2)
-            lab.parcel_no = v
-            count[v] += 1
-            _settle(lab)
-            break
+            if v is not None:
+                found.setdefault(i, []).append((v, q))
+                break
+    for i, got in found.items():  # one new reading from the crops, or none
+        lab = labels[i]
+        if len({v for v, _ in got}) != 1 or count[got[0][0]] > 0:
+            continue
+        v, q = got[0]
+        if lab.parcel_no is None:
+            lab.tokens.insert(0, Token(q.text, q.box, q.conf / 2))
+        else:
+            count[lab.parcel_no] -= 1
+            lab.tokens[0] = Token(q.text, q.box, q.conf / 2)
+        lab.parcel_no = v
+        count[v] += 1
+        _settle(lab)
 
 
 # --- the step --------------------------------------------------------------------------------------------------

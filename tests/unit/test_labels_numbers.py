@@ -92,3 +92,25 @@ def test_a_number_read_twice_is_read_again_where_it_stands(font):
     _check_numbers(labels, text, lines, dark, workers=1, batch_rows=10)
     assert lost.parcel_no == 242
     assert labels[41].parcel_no == 42  # the sure reading stands
+
+
+@pytest.mark.parametrize("font", ["dejavu/DejaVuSans.ttf", "liberation/LiberationSans-Regular.ttf"])
+def test_a_number_whose_last_digit_a_neighbours_code_touches_is_read_again(font):
+    # the neighbour's code runs into the 7 of 247: the first reading gave 24, read elsewhere too
+    f = ImageFont.truetype(FONTS + font, round(2.2 * 1.45 * PPMM))
+    img = Image.new("L", (int(40 * PPMM), int(20 * PPMM)), 238)
+    d = ImageDraw.Draw(img)
+    x, y = img.width / 2, img.height / 2
+    d.text((x, y - 3), "247", font=f, anchor="ms", fill=30)
+    n0 = d.textbbox((x, y - 3), "247", font=f, anchor="ms")
+    d.text((n0[2] - 1, y - 3), "ONT", font=f, anchor="ls", fill=30)
+    d.line([(x - f.getlength("85.6") / 2 - 3, y), (x + f.getlength("85.6") / 2 + 3, y)], fill=30, width=1)
+    d.text((x, y + 4), "85.6", font=f, anchor="mt", fill=30)
+    n1 = d.textbbox((x, y + 4), "85.6", font=f, anchor="mt")
+    dark = darkness(np.asarray(img), px_per_mm=PPMM)
+    lines, text = split_linework(ink_mask(dark), px_per_mm=PPMM)
+    cut = n0[2] - (n0[2] - n0[0]) // 3
+    lost = _label(24, Token("24", (n0[0], n0[1], cut, n0[3]), 0.2), Token("85.6", n1, 0.96), conf=0.2)
+    labels = [_label(k) for k in range(1, 301) if k != 247] + [lost]
+    _check_numbers(labels, text, lines, dark, workers=1, batch_rows=10)
+    assert lost.parcel_no == 247
