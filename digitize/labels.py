@@ -18,7 +18,10 @@ mere nearness:
    side where the sheet draws its codes;
 5. a second look (:func:`_second_look`) where a label misses its number or code, or its
    number and area are read off each other's centre: characters that touch a boundary
-   or a bar often went to the line-work, and are read there from the ink no row took.
+   or a bar often went to the line-work, and are read there from the ink no row took;
+6. the numbers of the sheet against each other (:func:`_check_numbers`): a sheet numbers
+   its parcels 1..N, each once, so a number far beyond the others lost a stray character
+   at an end, and a number read twice or missing is read again where it stands.
 
 What was read is then checked, as evidence rather than as answers: the area against the
 region's computed area, the code against the land-use table, the number against the
@@ -1173,8 +1176,9 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     parcel number (its text may spill over the boundary; a fraction split by a line goes
     to the side whose area it gives).  With ``m_per_px`` (ground metres per scan pixel),
     a region holding several labels keeps the one whose area agrees with the region's,
-    and a label whose area does not agree loses half its confidence.  A number read twice
-    on the sheet loses half its confidence in both places.
+    and a label whose area does not agree loses half its confidence.  The numbers are then
+    checked against each other (:func:`_check_numbers`); one still read twice on the sheet
+    loses half its confidence in both places.
     """
     char_h = _char_height(text, px_per_mm)
     if char_h is not None:

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from digitize.labels import Label, Token, _check_numbers, _free_reading, _number_limit, _trimmed
+from digitize.labels import (
+    Label,
+    Token,
+    _check_numbers,
+    _free_reading,
+    _number_limit,
+    _trimmed,
+)
 from digitize.vectorize import darkness, ink_mask, split_linework
 
 PPMM = 220 / 25.4
