@@ -18,7 +18,10 @@ mere nearness:
    side where the sheet draws its codes;
 5. a second look (:func:`_second_look`) where a label misses its number or code, or its
    number and area are read off each other's centre: characters that touch a boundary
-   or a bar often went to the line-work, and are read there from the ink no row took.
+   or a bar often went to the line-work, and are read there from the ink no row took;
+6. the numbers of the sheet against each other (:func:`_check_numbers`): a sheet numbers
+   its parcels 1..N, each once, so a number far beyond the others lost a stray character
+   at an end, and a number read twice or missing is read again where it stands.
 
 What was read is then checked, as evidence rather than as answers: the area against the
 region's computed area, the code against the land-use table, the number against the
@@ -32,7 +35,7 @@ import os
 import re
 import subprocess
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -921,6 +924,187 @@ def _read_again(found: list[tuple[Label, list[Token]]], area_of, text: np.ndarra
                 break
 
 
+# --- the numbers of a sheet, checked against each other ------------------------------------------------------
+
+def _number_limit(numbers: list[int]) -> float:
+    """The largest parcel number this sheet can plausibly carry.
+
+    A sheet numbers its parcels 1..N, so the numbers read spread evenly below N: a
+    tenth of them lie above 0.9 N.  Readings with a stray character (a neighbour's letter
+    or a boundary's tick read as a digit) lie far above, and are too few to move the
+    estimate; the limit leaves a fifth of N (and ten) for numbers never read.
+    """
+    if len(numbers) < 10:
+        return float("inf")
+    return 1.2 * float(np.quantile(numbers, 0.9)) / 0.9 + 10
+
+
+def _trimmed(t: Token, other: Token | None, limit: float, taken: set[int]) -> int | None:
+    """A number read with stray characters at its ends, without them: the longest reading
+    by dropping one edge character (two from five) that lies within the sheet's ``limit`` and that
+    no other label of the sheet has; when readings as long remain, the one without the
+    letters read as digits, or else the one whose ink is centred over the area
+    (``other``) as a number is.  None when no reading, or no one reading, does."""
+    raw = t.text.strip(".,")
+    s = raw.translate(_TO_DIGIT)
+    if not s.isdigit():
+        return None
+    for drop in (1, 2) if len(s) >= 5 else (1,):  # two only from five digits: a number keeps three
+        cands = []
+        for a in range(drop + 1):
+            sub = s[a:len(s) - (drop - a)]
+            if sub and sub[0] != "0" and int(sub) <= limit and int(sub) not in taken:
+                cands.append((a, drop - a, int(sub)))
+        # a letter read as a digit (the O of a neighbour's ONT as 0) is the stray one
+        letters = [c for c in cands if not any(ch.isdigit() for ch in raw[:c[0]] + raw[len(raw) - c[1]:])]
+        if letters:
+            cands = letters
+        if len(cands) > 1 and other is not None:
+            # the characters dropped should be those that take the reading off the area's centre
+            cw = (t.box[2] - t.box[0]) / len(s)
+            off = [abs(t.box[0] + (a + (len(s) - b)) * cw / 2 - _centre_x(other)) for a, b, _ in cands]
+            order = np.argsort(off)
+            if off[order[1]] - off[order[0]] >= 0.5 * cw:
+                cands = [cands[order[0]]]
+        if len(cands) == 1:
+            return cands[0][2]
+        if cands:
+            return None
+    return None
+
+
+def _clip_crop(zone: Box, h: float, text: np.ndarray, lines: np.ndarray | None) -> tuple[Box, np.ndarray] | None:
+    """All the ink in a zone, cut at its edges, without straight runs longer than a character (bars, boundaries)."""
+    hgt, wid = text.shape
+    x0, y0, x1, y1 = max(0, zone[0]), max(0, zone[1]), min(wid, zone[2]), min(hgt, zone[3])
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    ink = text[y0:y1, x0:x1] if lines is None else text[y0:y1, x0:x1] | lines[y0:y1, x0:x1]
+    u = ink.astype(np.uint8)
+    runs = (cv2.morphologyEx(u, cv2.MORPH_OPEN, np.ones((1, max(3, round(1.2 * h))), np.uint8))
+            | cv2.morphologyEx(u, cv2.MORPH_OPEN, np.ones((max(3, round(1.5 * h)), 1), np.uint8)))
+    ink &= ~runs.astype(bool)
+    ys, xs = np.nonzero(ink)
+    if len(ys) == 0 or ys.max() - ys.min() < 0.5 * h:
+        return None
+    return ((x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1),
+            ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
+
+
+def _free_reading(w: Token, area: Token, limit: float, taken: set[int]) -> tuple[int | None, Token]:
+    """A number no other label has, within the sheet's limit, read in a word that may hold a
+    neighbour's letters too: the runs of digits between letters no digit is misread as
+    (``1N571``: a neighbour's ``N`` with a boundary's tick), the longest that fits first,
+    then a run beyond the limit without stray characters at its ends (:func:`_trimmed`)."""
+    runs = [(m.start(), m.group()) for m in re.finditer(r"[0-9OQDILTZSBGA]+", w.text.upper())]
+    cw = (w.box[2] - w.box[0]) / max(len(w.text), 1)
+    toks = [Token(r, (int(w.box[0] + k * cw), w.box[1], int(np.ceil(w.box[0] + (k + len(r)) * cw)), w.box[3]), w.conf)
+            for k, r in runs if 2 * sum(c.isdigit() for c in r) > len(r)]
+    for t in sorted(toks, key=lambda t: -len(t.text)):
+        v = _as_int(t.text)
+        if v and v <= limit and v not in taken:
+            return v, t
+    for t in sorted(toks, key=lambda t: -len(t.text)):  # too large: stray characters at an end
+        if (_as_int(t.text) or 0) > limit and (v := _trimmed(t, area, limit, taken)) is not None:
+            return v, Token(str(v), t.box, t.conf)
+    return None, w
+
+
+def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | None, dark: np.ndarray | None, *,
+                   workers: int, batch_rows: int, area_of: Callable[[int], float | None] | None = None) -> None:
+    """Check the numbers of a sheet against each other: each is unique, and they run 1..N.
+
+    A number far beyond the others (:func:`_number_limit`) with no area under it, that
+    gives the region's area (``area_of``) with a decimal point put in, is that area read
+    without its point.  A number far beyond the others is read without the stray
+    characters at its ends, if one reading does (:func:`_trimmed`).  A number read twice,
+    or still beyond the limit, and a missing number over an area, are read again on their
+    own, from all the ink standing over the area's centre; the new reading is kept when it
+    lies within the limit and no other label has it.  Either way the label keeps half its
+    confidence: every value comes from ink read, none is made up.
+    """
+    limit = _number_limit([lab.parcel_no for lab in labels if lab.parcel_no is not None])
+    for lab in labels:  # an area read without its point, taken for a number: the region's area says so
+        if (lab.parcel_no is not None and lab.parcel_no > limit and lab.area_label_m2 is None and area_of is not None
+                and (area := area_of(lab.region))):
+            fits = [lab.parcel_no / 10**k for k in (1, 2) if abs(lab.parcel_no / 10**k - area) <= 0.1 * area]
+            if fits:
+                lab.parcel_no, lab.area_label_m2 = None, fits[0]
+                lab.tokens[0] = Token(lab.tokens[0].text, lab.tokens[0].box, lab.tokens[0].conf / 2)
+                _settle(lab)
+    count = Counter(lab.parcel_no for lab in labels if lab.parcel_no is not None)
+    for lab in labels:
+        if lab.parcel_no is not None and lab.parcel_no > limit:
+            other = lab.tokens[1] if lab.area_label_m2 is not None and len(lab.tokens) > 1 else None
+            v = _trimmed(lab.tokens[0], other, limit, {k for k, c in count.items() if c > 0})
+            if v is not None:
+                count[lab.parcel_no] -= 1
+                count[v] += 1
+                lab.parcel_no = v
+                lab.tokens[0] = Token(str(v), lab.tokens[0].box, lab.tokens[0].conf / 2)
+                _settle(lab)
+    # of a number read twice, the reading clearly surest stands
+    best: dict[int, list[float]] = {}
+    for lab in labels:
+        if lab.parcel_no is not None:
+            best.setdefault(lab.parcel_no, []).append(lab.tokens[0].conf)
+    sure = {v: max(c) for v, c in best.items() if len(c) > 1 and sorted(c)[-2] < max(c) - 0.1}
+    todo, items = [], []
+    for i, lab in enumerate(labels):
+        if lab.area_label_m2 is None:
+            continue
+        if lab.parcel_no is None:
+            a = lab.tokens[0]
+            h = _height(a)
+            zones = [(int(a.box[0] - 0.3 * h), int(a.box[1] - 1.9 * h), int(a.box[2] + 0.3 * h),
+                      int(a.box[1] - 0.05 * h))]
+        elif (count[lab.parcel_no] > 1 and lab.tokens[0].conf < sure.get(lab.parcel_no, 2.0)) or lab.parcel_no > limit:
+            # over the area; and, the number being centred over the area, as far either side of its
+            # centre as the end of the reading farther from it (a neighbour's letter touching the
+            # other end is cut off)
+            n, a = lab.tokens[0], lab.tokens[1]
+            h = _height(a)
+            c = _centre_x(a)
+            half = max(n.box[2] - c, c - n.box[0]) + 0.15 * h
+            y0, y1 = int(n.box[1] - 0.2 * h), int(n.box[3] + 0.1 * h)
+            zones = [(int(min(a.box[0], n.box[0]) - 0.3 * h), y0, int(max(a.box[2], n.box[2]) + 0.3 * h), y1),
+                     (int(c - half), y0, int(np.ceil(c + half)), y1)]
+        else:
+            continue
+        for zone in zones:
+            crop = _clip_crop(zone, h, text, lines)
+            if crop is None:
+                continue
+            (x0, y0, x1, y1), mask = crop
+            img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+            todo.append(i)
+            items.append((img, x0 + left, f, (y0, y1)))
+    if not items:
+        return
+    found: dict[int, list[tuple[int, Token]]] = {}
+    for i, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
+        lab = labels[i]
+        area = lab.tokens[0 if lab.parcel_no is None else 1]
+        for w in words:
+            v, q = _free_reading(w, area, limit, {k for k, c in count.items() if c > 0})
+            if v is not None:
+                found.setdefault(i, []).append((v, q))
+                break
+    for i, got in found.items():  # one new reading from the crops, or none
+        lab = labels[i]
+        if len({v for v, _ in got}) != 1 or count[got[0][0]] > 0:
+            continue
+        v, q = got[0]
+        if lab.parcel_no is None:
+            lab.tokens.insert(0, Token(q.text, q.box, q.conf / 2))
+        else:
+            count[lab.parcel_no] -= 1
+            lab.tokens[0] = Token(q.text, q.box, q.conf / 2)
+        lab.parcel_no = v
+        count[v] += 1
+        _settle(lab)
+
+
 # --- the step --------------------------------------------------------------------------------------------------
 
 def restore_decimal(area_label: float | None, area_m2: float, *, decimals: int = 1) -> float | None:
@@ -994,8 +1178,9 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     a region holding several labels keeps the one whose area agrees with the region's,
     and a label whose area does not agree loses half its confidence, unless its region is
     one of ``cut`` (regions the sheet frame cuts: their labels give the whole parcel) and
-    the label gives more.  A number read twice on the sheet loses half its confidence in
-    both places.
+    the label gives more.  The numbers are then checked against each other
+    (:func:`_check_numbers`); one still read twice on the sheet loses half its confidence
+    in both places.
     """
     char_h = _char_height(text, px_per_mm)
     if char_h is not None:
@@ -1028,6 +1213,8 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         old = out.get(lab.region)
         if old is None or _score(lab, area_m2) > _score(old, area_m2):
             out[lab.region] = lab
+    _check_numbers(list(out.values()), text, lines, dark, workers=workers, batch_rows=batch_rows,
+                   area_of=area_of if pixels is not None else None)
     twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)
     for lab in out.values():
         if lab.parcel_no is not None and twice[lab.parcel_no] > 1:

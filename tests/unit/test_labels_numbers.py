@@ -1,0 +1,123 @@
+"""The numbers of a sheet checked against each other: unique, and running 1..N."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from digitize.labels import (
+    Label,
+    Token,
+    _check_numbers,
+    _free_reading,
+    _number_limit,
+    _trimmed,
+)
+from digitize.vectorize import darkness, ink_mask, split_linework
+
+PPMM = 220 / 25.4
+FONTS = "/usr/share/fonts/truetype/"
+
+
+def _label(no: int | None, number: Token | None = None, area: Token | None = None, conf: float = 0.97) -> Label:
+    tokens = [t for t in (number or Token(str(no), (0, 0, 10, 10), conf), area) if t is not None]
+    return Label(1, no, None if area is None else float(area.text), None, conf, tokens=tokens)
+
+
+def test_the_limit_follows_the_numbers_read():
+    assert _number_limit(list(range(1, 301))) == pytest.approx(1.2 * 270.1 / 0.9 + 10, rel=0.01)
+    # a few stray readings far beyond do not move it
+    assert _number_limit(list(range(1, 301)) + [7130, 1167, 11613]) < 400
+    assert _number_limit([3, 4, 5]) == float("inf")
+
+
+def test_a_stray_character_at_an_end_is_dropped_when_one_reading_fits():
+    area = Token("105.2", (100, 20, 150, 34))
+    # a letter's remains read as 7 before the number: only 130 is free and within the sheet
+    assert _trimmed(Token("7130", (92, 0, 140, 14)), area, 900, {713}) == 130
+    # trailing: a neighbour's code read as a digit after the number
+    assert _trimmed(Token("3034", (110, 0, 158, 14)), area, 900, {34}) == 303
+    # two readings fit: the one centred over the area
+    assert _trimmed(Token("1760", (92, 0, 140, 14)), Token("220.4", (100, 20, 148, 34)), 900, set()) == 760
+    # both taken: none
+    assert _trimmed(Token("7130", (92, 0, 140, 14)), area, 900, {713, 130}) is None
+    # a letter read as a digit is the stray character (the O of a neighbour's code after 397)
+    assert _trimmed(Token("397O", (100, 0, 160, 14)), area, 2000, set()) == 397
+
+
+def test_a_number_in_a_word_with_a_neighbours_letters():
+    area = Token("192.4", (100, 20, 150, 34))
+    assert _free_reading(Token("1N571", (90, 0, 150, 14)), area, 900, set())[0] == 571
+    assert _free_reading(Token("N42", (100, 0, 136, 14)), area, 900, {42})[0] is None
+    # within the limit, a number is never cut down to a free one
+    assert _free_reading(Token("37", (100, 0, 124, 14)), area, 900, {37})[0] is None
+
+
+def test_numbers_beyond_the_sheet_lose_their_stray_characters_and_nothing_else_changes():
+    labels = [_label(k) for k in range(1, 301) if k != 130]
+    odd = _label(7130, Token("7130", (92, 0, 140, 14), 0.4), Token("105.2", (100, 20, 150, 34)))
+    twice = _label(25, Token("25", (200, 0, 224, 14), 0.5), Token("98.1", (196, 20, 236, 34)))
+    labels += [odd, twice]
+    blank = np.zeros((60, 300), bool)
+    _check_numbers(labels, blank, blank, None, workers=1, batch_rows=10)
+    assert odd.parcel_no == 130 and odd.confidence < 0.4
+    assert twice.parcel_no == 25  # read twice, but no ink says otherwise
+    assert [lab.parcel_no for lab in labels[:-2]] == [k for k in range(1, 301) if k != 130]
+
+
+def test_an_area_read_without_its_point_is_no_number():
+    labels = [_label(k) for k in range(1, 301)]
+    lone = _label(2956, Token("2956", (100, 20, 140, 34), 0.5))
+    lone.region = 7
+    labels.append(lone)
+    blank = np.zeros((60, 300), bool)
+    _check_numbers(labels, blank, blank, None, workers=1, batch_rows=10, area_of=lambda r: 295.0 if r == 7 else None)
+    assert (lone.parcel_no, lone.area_label_m2) == (None, 295.6)
+    # without the region's area to say so it stays what it was read as
+    other = _label(2956, Token("2956", (100, 20, 140, 34), 0.5))
+    _check_numbers([_label(k) for k in range(1, 301)] + [other], blank, blank, None, workers=1, batch_rows=10)
+    assert (other.parcel_no, other.area_label_m2) == (2956, None)
+
+
+@pytest.mark.parametrize("font", ["dejavu/DejaVuSerif.ttf", "liberation/LiberationSans-Regular.ttf"])
+def test_a_number_read_twice_is_read_again_where_it_stands(font):
+    # the first reading of 242 lost its first digit, and 42 is read elsewhere on the sheet
+    f = ImageFont.truetype(FONTS + font, round(2.0 * 1.45 * PPMM))
+    img = Image.new("L", (int(40 * PPMM), int(20 * PPMM)), 238)
+    d = ImageDraw.Draw(img)
+    x, y = img.width / 2, img.height / 2
+    d.text((x, y - 3), "242", font=f, anchor="ms", fill=30)
+    d.line([(x - f.getlength("192.4") / 2 - 3, y), (x + f.getlength("192.4") / 2 + 3, y)], fill=30, width=1)
+    d.text((x, y + 4), "192.4", font=f, anchor="mt", fill=30)
+    n0, n1 = d.textbbox((x, y - 3), "242", font=f, anchor="ms"), d.textbbox((x, y + 4), "192.4", font=f, anchor="mt")
+    dark = darkness(np.asarray(img), px_per_mm=PPMM)
+    lines, text = split_linework(ink_mask(dark), px_per_mm=PPMM)
+    cut = n0[0] + (n0[2] - n0[0]) // 3
+    lost = _label(42, Token("42", (cut, n0[1], n0[2], n0[3]), 0.2), Token("192.4", n1, 0.96), conf=0.2)
+    labels = [_label(k) for k in range(1, 301) if k != 242] + [lost]
+    _check_numbers(labels, text, lines, dark, workers=1, batch_rows=10)
+    assert lost.parcel_no == 242
+    assert labels[41].parcel_no == 42  # the sure reading stands
+
+
+@pytest.mark.parametrize("font", ["dejavu/DejaVuSans.ttf", "liberation/LiberationSans-Regular.ttf"])
+def test_a_number_whose_last_digit_a_neighbours_code_touches_is_read_again(font):
+    # the neighbour's code runs into the 7 of 247: the first reading gave 24, read elsewhere too
+    f = ImageFont.truetype(FONTS + font, round(2.2 * 1.45 * PPMM))
+    img = Image.new("L", (int(40 * PPMM), int(20 * PPMM)), 238)
+    d = ImageDraw.Draw(img)
+    x, y = img.width / 2, img.height / 2
+    d.text((x, y - 3), "247", font=f, anchor="ms", fill=30)
+    n0 = d.textbbox((x, y - 3), "247", font=f, anchor="ms")
+    d.text((n0[2] - 1, y - 3), "ONT", font=f, anchor="ls", fill=30)
+    d.line([(x - f.getlength("85.6") / 2 - 3, y), (x + f.getlength("85.6") / 2 + 3, y)], fill=30, width=1)
+    d.text((x, y + 4), "85.6", font=f, anchor="mt", fill=30)
+    n1 = d.textbbox((x, y + 4), "85.6", font=f, anchor="mt")
+    dark = darkness(np.asarray(img), px_per_mm=PPMM)
+    lines, text = split_linework(ink_mask(dark), px_per_mm=PPMM)
+    cut = n0[2] - (n0[2] - n0[0]) // 3
+    lost = _label(24, Token("24", (n0[0], n0[1], cut, n0[3]), 0.2), Token("85.6", n1, 0.96), conf=0.2)
+    labels = [_label(k) for k in range(1, 301) if k != 247] + [lost]
+    _check_numbers(labels, text, lines, dark, workers=1, batch_rows=10)
+    assert lost.parcel_no == 247
