@@ -625,13 +625,16 @@ def _line_width(lines: np.ndarray) -> int:
     return max(1, int(round(2 * np.percentile(vals, 75))))
 
 
-def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: int = 256) -> np.ndarray:
+def partition(lines: np.ndarray, *, min_area_px: int, bridge_px: int = 0, strip: int = 1024,
+              reach: int = 256) -> np.ndarray:
     """Label the regions between lines and give every line pixel to its nearest region.
 
     Regions smaller than ``min_area_px`` are dissolved into their neighbours the same
-    way.  Returns an int32 label image (ids 1..n, consecutive; 0 only if nothing).
-    The nearest region is looked for within ``reach`` pixels, a strip of rows at a
-    time, so an A0 scan needs a few hundred megabytes here, not gigabytes.
+    way, unless they are pieces of a narrow strip (:func:`_strip_pieces`, with
+    ``bridge_px``): those are one region together.  Returns an int32 label image (ids
+    1..n, consecutive; 0 only if nothing).  The nearest region is looked for within
+    ``reach`` pixels, a strip of rows at a time, so an A0 scan needs a few hundred
+    megabytes here, not gigabytes.
     """
     free = (~lines).astype(np.uint8)
     _, lab, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4, ltype=cv2.CV_32S)
@@ -639,9 +642,18 @@ def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: 
     small = stats[:, cv2.CC_STAT_AREA] < min_area_px
     small[0] = True
     ids = np.where(small, 0, np.cumsum(~small)).astype(np.int32)
+    strips = _strip_pieces(lab, stats, small, min_area_px=min_area_px, bridge_px=bridge_px) if bridge_px > 0 else None
     for r0 in range(0, lab.shape[0], strip):  # in place, a band at a time (take would copy as int64)
         lab[r0:r0 + strip] = ids[lab[r0:r0 + strip]]
-    if not ids.any():
+    if strips is not None:
+        pieces, joins = strips
+        own = joins == 0
+        own[0] = False
+        target = np.where(own, ids.max() + np.cumsum(own), ids[joins]).astype(np.int32)
+        at = pieces > 0
+        lab[at] = target[pieces[at]]
+        del at, pieces
+    if not lab.any():
         return lab
     seeds_all = (lab == 0).astype(np.uint8)  # to be given a region
     h = lab.shape[0]
@@ -661,6 +673,52 @@ def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: 
     return lab
 
 
+def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_area_px: int, bridge_px: int,
+                  elongation: float = 6.5) -> tuple[np.ndarray, np.ndarray] | None:
+    """The small regions that are pieces of one narrow strip: (strip number per pixel, 0 else; region each joins).
+
+    A road or ditch drawn narrower than its name is cut into pieces by the letters'
+    strokes that cross it between its two lines; each piece is under the minimum
+    area and would be dissolved into the parcels beside it, which would then reach
+    into the road.  Small regions at most ``2 * bridge_px`` apart make a group; a
+    group that together has the minimum area and is ``elongation`` times longer than
+    wide is a strip.  A strip joins the region of ``lab`` it touches across such a
+    gap when that region is as narrow (the rest of the road: the second array gives
+    its id per strip number, 0 for none); else it is a region of its own.  Returns
+    None when there is no strip.
+    """
+    pick = small.copy()
+    pick[0] = False
+    mask = pick[lab].view(np.uint8)
+    if not mask.any():
+        return None
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * bridge_px + 1, 2 * bridge_px + 1))
+    group, st = _pieces(cv2.dilate(mask, k).astype(bool))
+    area = np.zeros(len(st))
+    for r0, ids, ys, xs in _bands(group):
+        area += np.bincount(ids, mask[r0 + ys, xs], len(st))
+    width = np.maximum(st[:, 5] - bridge_px, 1.0)  # with half of each side line (a stroke), as its region will be
+    is_strip = (area >= min_area_px) & (st[:, 4] >= elongation * width)
+    is_strip[0] = False
+    if not is_strip.any():
+        return None
+    number = np.where(is_strip, np.cumsum(is_strip), 0).astype(np.int32)
+    out = number[group]
+    del group
+    joins = np.zeros(int(number.max()) + 1, dtype=np.int64)
+    touch = (out > 0) & (mask == 0) & ~small[lab]
+    pairs, count = np.unique(np.column_stack([out[touch], lab[touch]]), axis=0, return_counts=True)
+    for (g, r) in pairs[np.argsort(-count, kind="stable")]:
+        if joins[g]:
+            continue
+        x, y, w, h = stats[r, :4]
+        _, one = _pieces(lab[y:y + h, x:x + w] == r)
+        if one[1:, 5].max() <= 1.5 * width[np.flatnonzero(number == g)[0]]:
+            joins[g] = r
+    out[mask == 0] = 0
+    return out, joins
+
+
 def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, max_gap_mm: float = 2.5,
               crosses: np.ndarray | None = None) -> Vectorized:
     """Scan (grey, ink dark) -> regions between the line-work, in pixel coordinates.
@@ -675,8 +733,9 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     if not lines.any():
         raise DigitizeError("no line-work found on the sheet", hint="check that the image is a cadastral sheet scan")
     lines = close_gaps(lines, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm)
-    labels = partition(lines, min_area_px=int(min_area_mm2 * px_per_mm**2))
+    stroke = _line_width(lines)
+    labels = partition(lines, min_area_px=int(min_area_mm2 * px_per_mm**2), bridge_px=stroke)
     if labels.max() == 0:
         raise DigitizeError("the line-work encloses no region", hint="check the scan and its resolution")
-    regions = fit_outlines(labels, dark, lines, stroke=_line_width(lines))
+    regions = fit_outlines(labels, dark, lines, stroke=stroke)
     return Vectorized(dark, ink, lines, text, labels, regions)
