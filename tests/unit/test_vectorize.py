@@ -304,3 +304,31 @@ def test_a_boundary_through_a_grid_cross_stays(lw):
     crosses = _cross(d, c, c, lw)
     v = vectorize(np.asarray(img), px_per_mm=PPMM, crosses=crosses)
     assert _big_regions(v, (m, m, m + s, m + s)) == 3
+
+
+@pytest.mark.parametrize("lw", [2, 3])
+def test_a_narrow_road_under_its_name_stays_apart_from_the_parcels(lw):
+    """A road drawn narrower than its name, written along it over both its lines: the parcels stop at its lines.
+
+    The letters' strokes across the road cut it into pieces under the minimum area; they
+    must stay one region, not be shared out to the parcels on either side.
+    """
+    m, cell, road = 40, int(25 * PPMM), int(round(1.3 * PPMM))
+    w, h = 2 * cell + road, int(40 * PPMM)
+    img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
+    d = ImageDraw.Draw(img)
+    d.rectangle([m, m, m + w, m + h], outline=35, width=lw)
+    xl, xr = m + cell, m + cell + road  # the road's two lines
+    for x in (xl, xr):
+        d.line([(x, m), (x, m + h)], fill=35, width=lw)
+    f = ImageFont.truetype(FONT, int(2.3 * 1.45 * PPMM))
+    name = Image.new("L", (int(f.getlength("Đường 202 Tân Hòa")) + 8, int(2.3 * 1.45 * PPMM) + 8), 0)
+    ImageDraw.Draw(name).text((4, name.height / 2), "Đường 202 Tân Hòa", font=f, fill=205, anchor="lm")
+    name = name.rotate(90, expand=True)
+    at = (int((xl + xr) / 2 - name.width / 2), m + (h - name.height) // 2)
+    img.paste(Image.new("L", name.size, 30), at, name)
+    v = vectorize(np.asarray(img), px_per_mm=PPMM)
+    left = max(v.regions.geometry, key=lambda g: g.intersection(box(m, m, xl, m + h)).area)
+    right = max(v.regions.geometry, key=lambda g: g.intersection(box(xr, m, m + w, m + h)).area)
+    assert left.bounds[2] <= xl + 1.5  # on the road's line, not into the road (its middle is 5 px further)
+    assert right.bounds[0] >= xr - 1.5
