@@ -25,6 +25,8 @@ import cv2
 import geopandas as gpd
 import numpy as np
 from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from skimage.morphology import skeletonize
 
@@ -278,8 +280,6 @@ def _words(text: np.ndarray, *, px_per_mm: float) -> np.ndarray:
     gap = np.maximum(x[i], x[j]) - np.minimum(x[i] + w[i], x[j] + w[j])
     alike = (np.maximum(hi, hj) <= 1.5 * np.minimum(hi, hj)) | ~(char[i] & char[j])  # a dot joins its number
     join = (overlap >= 0.5 * np.minimum(hi, hj)) & alike & (gap <= 0.45 * np.maximum(hi, hj))
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
     m = len(x)
     _, word = connected_components(coo_matrix((np.ones(join.sum()), (i[join], j[join])), shape=(m, m)), directed=False)
     k = word.max() + 1
@@ -643,15 +643,19 @@ def partition(lines: np.ndarray, *, min_area_px: int, bridge_px: int = 0, strip:
     small[0] = True
     ids = np.where(small, 0, np.cumsum(~small)).astype(np.int32)
     strips = _strip_pieces(lab, stats, small, min_area_px=min_area_px, bridge_px=bridge_px) if bridge_px > 0 else None
+    if strips is not None:  # a strip and the narrow regions it joins are one region
+        pieces, joins = strips
+        n, m = len(ids), int(pieces.max())
+        graph = coo_matrix((np.ones(len(joins)), (n + joins[:, 0], joins[:, 1])), shape=(n + m + 1, n + m + 1))
+        keep = np.concatenate([ids > 0, [False], np.ones(m, dtype=bool)])
+        _, number = np.unique(connected_components(graph, directed=False)[1][keep], return_inverse=True)
+        ids = np.zeros(n + m + 1, dtype=np.int32)
+        ids[keep] = number.ravel() + 1
     for r0 in range(0, lab.shape[0], strip):  # in place, a band at a time (take would copy as int64)
         lab[r0:r0 + strip] = ids[lab[r0:r0 + strip]]
     if strips is not None:
-        pieces, joins = strips
-        own = joins == 0
-        own[0] = False
-        target = np.where(own, ids.max() + np.cumsum(own), ids[joins]).astype(np.int32)
         at = pieces > 0
-        lab[at] = target[pieces[at]]
+        lab[at] = ids[n + pieces[at]]
         del at, pieces
     if not lab.any():
         return lab
@@ -675,17 +679,16 @@ def partition(lines: np.ndarray, *, min_area_px: int, bridge_px: int = 0, strip:
 
 def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_area_px: int, bridge_px: int,
                   elongation: float = 6.5) -> tuple[np.ndarray, np.ndarray] | None:
-    """The small regions that are pieces of one narrow strip: (strip number per pixel, 0 else; region each joins).
+    """The small regions that are pieces of one narrow strip: (strip number per pixel, 0 else; joins).
 
     A road or ditch drawn narrower than its name is cut into pieces by the letters'
     strokes that cross it between its two lines; each piece is under the minimum
     area and would be dissolved into the parcels beside it, which would then reach
     into the road.  Small regions at most ``2 * bridge_px`` apart make a group; a
     group that together has the minimum area and is ``elongation`` times longer than
-    wide is a strip.  A strip joins the region of ``lab`` it touches across such a
-    gap when that region is as narrow (the rest of the road: the second array gives
-    its id per strip number, 0 for none); else it is a region of its own.  Returns
-    None when there is no strip.
+    wide is a strip.  A strip joins each region of ``lab`` it touches across such a
+    gap that is about as narrow (the rest of the road): ``joins`` holds (strip
+    number, region) pairs.  Returns None when there is no strip.
     """
     pick = small.copy()
     pick[0] = False
@@ -705,18 +708,16 @@ def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_
     number = np.where(is_strip, np.cumsum(is_strip), 0).astype(np.int32)
     out = number[group]
     del group
-    joins = np.zeros(int(number.max()) + 1, dtype=np.int64)
     touch = (out > 0) & (mask == 0) & ~small[lab]
-    pairs, count = np.unique(np.column_stack([out[touch], lab[touch]]), axis=0, return_counts=True)
-    for (g, r) in pairs[np.argsort(-count, kind="stable")]:
-        if joins[g]:
-            continue
+    pairs = np.unique(np.column_stack([out[touch], lab[touch]]), axis=0)
+    joins = []
+    for g, r in pairs:
         x, y, w, h = stats[r, :4]
         _, one = _pieces(lab[y:y + h, x:x + w] == r)
         if one[1:, 5].max() <= 1.5 * width[np.flatnonzero(number == g)[0]]:
-            joins[g] = r
+            joins.append((g, r))
     out[mask == 0] = 0
-    return out, joins
+    return out, np.array(joins, dtype=np.int64).reshape(-1, 2)
 
 
 def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, max_gap_mm: float = 2.5,

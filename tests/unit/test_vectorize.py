@@ -313,7 +313,7 @@ def test_a_narrow_road_under_its_name_stays_apart_from_the_parcels(lw):
     The letters' strokes across the road cut it into pieces under the minimum area; they
     must stay one region, not be shared out to the parcels on either side.
     """
-    m, cell, road = 40, int(25 * PPMM), int(round(1.3 * PPMM))
+    m, cell, road = 40, int(25 * PPMM), round(1.3 * PPMM)
     w, h = 2 * cell + road, int(40 * PPMM)
     img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
     d = ImageDraw.Draw(img)
@@ -332,3 +332,4 @@ def test_a_narrow_road_under_its_name_stays_apart_from_the_parcels(lw):
     right = max(v.regions.geometry, key=lambda g: g.intersection(box(xr, m, m + w, m + h)).area)
     assert left.bounds[2] <= xl + 1.5  # on the road's line, not into the road (its middle is 5 px further)
     assert right.bounds[0] >= xr - 1.5
+
