@@ -33,7 +33,11 @@ from skimage.morphology import skeletonize
 from digitize.outline import fit_outlines
 from gis.errors import DigitizeError
 
-__all__ = ["Vectorized", "darkness", "ink_mask", "split_linework", "close_gaps", "partition", "vectorize"]
+__all__ = ["Vectorized", "darkness", "ink_mask", "faint_strokes", "split_linework", "close_gaps", "partition",
+           "vectorize"]
+
+#: darkness (0..1) of a faded stroke that is not ink but may be a line (see :func:`faint_strokes`)
+FAINT = 0.08
 
 
 @dataclass
@@ -82,6 +86,17 @@ def ink_mask(dark: np.ndarray, *, strong: float = 0.45, weak: float = 0.12) -> n
     keep[lab[dark > strong * 255]] = True
     keep[0] = False
     return keep[lab]
+
+
+def faint_strokes(dark: np.ndarray, ink: np.ndarray, *, level: float = FAINT, apart_px: int = 2) -> np.ndarray:
+    """Pixels darker than ``level`` (0..1, under the ink's) and ``apart_px`` or more from any ink.
+
+    A faded thin line can stay under the ink threshold all along; its pixels are kept
+    apart from the ink's soft edges, for :func:`split_linework` to take back the
+    straight ones that join the line-work.
+    """
+    k = np.ones((2 * apart_px + 1, 2 * apart_px + 1), np.uint8)
+    return (dark > level * 255) & ~cv2.dilate(ink.view(np.uint8), k).astype(bool)
 
 
 def _hole_area(comp: np.ndarray) -> int:
@@ -493,8 +508,8 @@ def _drop_small(lines: np.ndarray, lim: float, hole: float, near: np.ndarray | N
 
 
 def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, piece_min_mm: float = 20.0,
-                   hole_min_mm: float = 2.5, max_gap_mm: float = 2.5,
-                   crosses: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   hole_min_mm: float = 2.5, max_gap_mm: float = 2.5, crosses: np.ndarray | None = None,
+                   faint: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split ink into (line-work, other).
 
     Line-work is ink on a straight run of at least ``run_mm`` (a directional opening,
@@ -507,7 +522,8 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     found from the words over and under them) come off the line-work where they touch
     it, and what is left of their pieces goes too.  Then straight thin bars of the
     other ink whose two ends reach the line-work (short boundary edges, the pieces of
-    a broken or faded line) come back, their gaps bridged (:func:`_straight_links`).
+    a broken or faded line) come back, their gaps bridged (:func:`_straight_links`);
+    so do those of ``faint``, strokes too faint to be ink (a faded thin line), when given.
     """
     u = ink.astype(np.uint8)
     h, w = u.shape
@@ -535,8 +551,10 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
         if gone.any():  # what is left of a piece that was mostly cross or bar goes too
             near = cv2.dilate(gone.astype(np.uint8), np.ones((3, 3), np.uint8))
             lines = _drop_small(lines & ~gone, lim, hole, near=near)
-        lines |= _straight_links(ink & ~lines & ~marks, lines, px_per_mm=px_per_mm, stroke=stroke,
-                                 max_gap_mm=max_gap_mm)
+        rest = ink & ~lines & ~marks
+        if faint is not None:
+            rest |= faint
+        lines |= _straight_links(rest, lines, px_per_mm=px_per_mm, stroke=stroke, max_gap_mm=max_gap_mm)
     return lines, ink & ~lines
 
 
@@ -730,7 +748,8 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     """
     dark = darkness(grey, px_per_mm=px_per_mm)
     ink = ink_mask(dark)
-    lines, text = split_linework(ink, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm, crosses=crosses)
+    lines, text = split_linework(ink, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm, crosses=crosses,
+                                 faint=faint_strokes(dark, ink))
     if not lines.any():
         raise DigitizeError("no line-work found on the sheet", hint="check that the image is a cadastral sheet scan")
     lines = close_gaps(lines, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shapely
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from scipy import ndimage as ndi
 from shapely.geometry import box
 
 from digitize.vectorize import close_gaps, darkness, ink_mask, split_linework, vectorize
@@ -333,3 +334,20 @@ def test_a_narrow_road_under_its_name_stays_apart_from_the_parcels(lw):
     assert left.bounds[2] <= xl + 1.5  # on the road's line, not into the road (its middle is 5 px further)
     assert right.bounds[0] >= xr - 1.5
 
+
+def _textured(img: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Paper with a blotchy texture (specks up to ~6 % darker than the paper) and scanner noise."""
+    rng = np.random.default_rng(seed)
+    blot = ndi.gaussian_filter(rng.normal(0, 1, img.shape), 1.2)
+    a = img - 3.5 * np.clip(blot / blot.std(), 0, None) + rng.normal(0, 1.5, img.shape)
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("grey", [195, 205])
+def test_a_faded_thin_line_still_divides_but_paper_texture_does_not(grey):
+    """A 1 px line faded to a few percent under the paper (never ink) is a boundary; the paper's blotches are not."""
+    faded = _textured(_two_cells(lambda d, x, y0, y1: d.line([(x, y0), (x, y1)], fill=grey, width=1)))
+    assert not ink_mask(darkness(faded, px_per_mm=PPMM))[_M + 20:_M + int(12 * PPMM) - 20, _M + int(20 * PPMM)].any()
+    assert _cells(vectorize(faded, px_per_mm=PPMM)) == 2
+    blank = _textured(_two_cells(lambda d, x, y0, y1: None))
+    assert _cells(vectorize(blank, px_per_mm=PPMM)) == 1
