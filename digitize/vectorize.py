@@ -697,16 +697,17 @@ def partition(lines: np.ndarray, *, min_area_px: int, bridge_px: int = 0, strip:
 
 def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_area_px: int, bridge_px: int,
                   elongation: float = 6.5) -> tuple[np.ndarray, np.ndarray] | None:
-    """The small regions that are pieces of one narrow strip: (strip number per pixel, 0 else; joins).
+    """The small regions that are pieces of a narrow strip: (strip number per pixel, 0 else; joins).
 
     A road or ditch drawn narrower than its name is cut into pieces by the letters'
     strokes that cross it between its two lines; each piece is under the minimum
     area and would be dissolved into the parcels beside it, which would then reach
-    into the road.  Small regions at most ``2 * bridge_px`` apart make a group; a
-    group that together has the minimum area and is ``elongation`` times longer than
-    wide is a strip.  A strip joins each region of ``lab`` it touches across such a
-    gap that is about as narrow (the rest of the road): ``joins`` holds (strip
-    number, region) pairs.  Returns None when there is no strip.
+    into the road.  Small regions at most ``2 * bridge_px`` apart make a group.  A
+    group joins each region of ``lab`` it touches across such a gap that is about as
+    narrow as the group (the rest of the road); ``joins`` holds (strip number, region)
+    pairs.  A group is a strip when it has the minimum area and is ``elongation``
+    times longer than wide, or when it joins a region that is (a piece of a road
+    between two others).  Returns None when there is no strip.
     """
     pick = small.copy()
     pick[0] = False
@@ -720,22 +721,30 @@ def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_
         area += np.bincount(ids, mask[r0 + ys, xs], len(st))
     width = np.maximum(st[:, 5] - bridge_px, 1.0)  # with half of each side line (a stroke), as its region will be
     is_strip = (area >= min_area_px) & (st[:, 4] >= elongation * width)
+    touch = (group > 0) & (mask == 0) & ~small[lab]
+    pairs = np.unique(np.column_stack([group[touch], lab[touch]]), axis=0)
+    del touch
+    # a region as narrow as the group: at least its area over its box's diagonal
+    box_len = np.hypot(stats[pairs[:, 1], 2], stats[pairs[:, 1], 3])
+    pairs = pairs[stats[pairs[:, 1], 4] <= 1.5 * width[pairs[:, 0]] * box_len]
+    joins = []
+    for g, r in pairs:
+        x, y, w, h = stats[r, :4]
+        _, one = _pieces(lab[y:y + h, x:x + w] == r)
+        length, wide = one[1:, 4].max(), one[1:, 5].max()
+        if wide <= 1.5 * width[g] and (is_strip[g] or length >= elongation * wide):
+            joins.append((g, r))
+    joins = np.array(joins, dtype=np.int64).reshape(-1, 2)
+    is_strip[joins[:, 0]] = True
     is_strip[0] = False
     if not is_strip.any():
         return None
     number = np.where(is_strip, np.cumsum(is_strip), 0).astype(np.int32)
     out = number[group]
     del group
-    touch = (out > 0) & (mask == 0) & ~small[lab]
-    pairs = np.unique(np.column_stack([out[touch], lab[touch]]), axis=0)
-    joins = []
-    for g, r in pairs:
-        x, y, w, h = stats[r, :4]
-        _, one = _pieces(lab[y:y + h, x:x + w] == r)
-        if one[1:, 5].max() <= 1.5 * width[np.flatnonzero(number == g)[0]]:
-            joins.append((g, r))
     out[mask == 0] = 0
-    return out, np.array(joins, dtype=np.int64).reshape(-1, 2)
+    joins[:, 0] = number[joins[:, 0]]
+    return out, joins
 
 
 def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, max_gap_mm: float = 2.5,

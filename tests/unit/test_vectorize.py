@@ -307,12 +307,13 @@ def test_a_boundary_through_a_grid_cross_stays(lw):
     assert _big_regions(v, (m, m, m + s, m + s)) == 3
 
 
-@pytest.mark.parametrize("lw", [2, 3])
-def test_a_narrow_road_under_its_name_stays_apart_from_the_parcels(lw):
+@pytest.mark.parametrize("lw,name", [(2, "Đường 202 Tân Hòa"), (3, "Đường 202 Tân Hòa"), (2, "Kênh N2")])
+def test_a_narrow_road_under_its_name_stays_apart_from_the_parcels(lw, name):
     """A road drawn narrower than its name, written along it over both its lines: the parcels stop at its lines.
 
     The letters' strokes across the road cut it into pieces under the minimum area; they
-    must stay one region, not be shared out to the parcels on either side.
+    must stay one region (a short name's pieces: with the road on either side), not be
+    shared out to the parcels beside it.
     """
     m, cell, road = 40, int(25 * PPMM), round(1.3 * PPMM)
     w, h = 2 * cell + road, int(40 * PPMM)
@@ -323,11 +324,11 @@ def test_a_narrow_road_under_its_name_stays_apart_from_the_parcels(lw):
     for x in (xl, xr):
         d.line([(x, m), (x, m + h)], fill=35, width=lw)
     f = ImageFont.truetype(FONT, int(2.3 * 1.45 * PPMM))
-    name = Image.new("L", (int(f.getlength("Đường 202 Tân Hòa")) + 8, int(2.3 * 1.45 * PPMM) + 8), 0)
-    ImageDraw.Draw(name).text((4, name.height / 2), "Đường 202 Tân Hòa", font=f, fill=205, anchor="lm")
-    name = name.rotate(90, expand=True)
-    at = (int((xl + xr) / 2 - name.width / 2), m + (h - name.height) // 2)
-    img.paste(Image.new("L", name.size, 30), at, name)
+    drawn = Image.new("L", (int(f.getlength(name)) + 8, int(2.3 * 1.45 * PPMM) + 8), 0)
+    ImageDraw.Draw(drawn).text((4, drawn.height / 2), name, font=f, fill=205, anchor="lm")
+    drawn = drawn.rotate(90, expand=True)
+    at = (int((xl + xr) / 2 - drawn.width / 2), m + (h - drawn.height) // 2)
+    img.paste(Image.new("L", drawn.size, 30), at, drawn)
     v = vectorize(np.asarray(img), px_per_mm=PPMM)
     left = max(v.regions.geometry, key=lambda g: g.intersection(box(m, m, xl, m + h)).area)
     right = max(v.regions.geometry, key=lambda g: g.intersection(box(xr, m, m + w, m + h)).area)
