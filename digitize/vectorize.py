@@ -4,7 +4,8 @@ Works in scan pixels, so no resampling blurs the lines; the caller moves the pol
 to the map with the georeference.  The steps, each a pure function:
 
 1. :func:`darkness`, :func:`ink_mask`: divide out the paper (stains, yellowing, uneven lighting), then
-   hysteresis thresholding keeps faded strokes that touch dark ones.
+   hysteresis thresholding keeps faded strokes that touch dark ones; :func:`faint_strokes`
+   keeps apart those too faint to be ink.
 2. :func:`split_linework`: connected pieces of ink are line-work when they are long,
    enclose a real area, or are thin straight fragments of a broken line; the rest
    (text, grid crosses, symbols, specks) is kept apart for label reading.
@@ -12,7 +13,8 @@ to the map with the georeference.  The steps, each a pure function:
    within ``max_gap_mm``: faded or broken boundaries close again.
 4. :func:`partition`: the regions between the lines, each line pixel then given to
    the nearest region, so neighbours share one boundary along the line's centre
-   (no gaps, no overlaps); regions under the minimum area are absorbed likewise.
+   (no gaps, no overlaps); regions under the minimum area are absorbed likewise,
+   but for the pieces of a narrow road cut by the letters of its name (one region).
 5. :func:`digitize.outline.fit_outlines`: one polygon per region, in pixel coordinates,
    its boundaries fitted to the centre lines of the ink (neighbours still share them).
 """
@@ -706,8 +708,9 @@ def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_
     group joins each region of ``lab`` it touches across such a gap that is about as
     narrow as the group (the rest of the road); ``joins`` holds (strip number, region)
     pairs.  A group is a strip when it has the minimum area and is ``elongation``
-    times longer than wide, or when it joins a region that is (a piece of a road
-    between two others).  Returns None when there is no strip.
+    times longer than wide; a group that is not joins only a region 1.5 times longer
+    than that (clearly a road: the group is a piece of it at a junction or a short
+    name), else it is dissolved.  Returns None when there is no strip.
     """
     pick = small.copy()
     pick[0] = False
@@ -732,7 +735,7 @@ def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_
         x, y, w, h = stats[r, :4]
         _, one = _pieces(lab[y:y + h, x:x + w] == r)
         length, wide = one[1:, 4].max(), one[1:, 5].max()
-        if wide <= 1.5 * width[g] and (is_strip[g] or length >= elongation * wide):
+        if wide <= 1.5 * width[g] and (is_strip[g] or length >= 1.5 * elongation * wide):
             joins.append((g, r))
     joins = np.array(joins, dtype=np.int64).reshape(-1, 2)
     is_strip[joins[:, 0]] = True
