@@ -4,7 +4,8 @@ Works in scan pixels, so no resampling blurs the lines; the caller moves the pol
 to the map with the georeference.  The steps, each a pure function:
 
 1. :func:`darkness`, :func:`ink_mask`: divide out the paper (stains, yellowing, uneven lighting), then
-   hysteresis thresholding keeps faded strokes that touch dark ones.
+   hysteresis thresholding keeps faded strokes that touch dark ones; :func:`faint_strokes`
+   keeps apart those too faint to be ink.
 2. :func:`split_linework`: connected pieces of ink are line-work when they are long,
    enclose a real area, or are thin straight fragments of a broken line; the rest
    (text, grid crosses, symbols, specks) is kept apart for label reading.
@@ -12,7 +13,8 @@ to the map with the georeference.  The steps, each a pure function:
    within ``max_gap_mm``: faded or broken boundaries close again.
 4. :func:`partition`: the regions between the lines, each line pixel then given to
    the nearest region, so neighbours share one boundary along the line's centre
-   (no gaps, no overlaps); regions under the minimum area are absorbed likewise.
+   (no gaps, no overlaps); regions under the minimum area are absorbed likewise,
+   but for the pieces of a narrow road cut by the letters of its name (one region).
 5. :func:`digitize.outline.fit_outlines`: one polygon per region, in pixel coordinates,
    its boundaries fitted to the centre lines of the ink (neighbours still share them).
 """
@@ -25,13 +27,19 @@ import cv2
 import geopandas as gpd
 import numpy as np
 from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from skimage.morphology import skeletonize
 
 from digitize.outline import fit_outlines
 from gis.errors import DigitizeError
 
-__all__ = ["Vectorized", "darkness", "ink_mask", "split_linework", "close_gaps", "partition", "vectorize"]
+__all__ = ["Vectorized", "darkness", "ink_mask", "faint_strokes", "split_linework", "close_gaps", "partition",
+           "vectorize"]
+
+#: darkness (0..1) of a faded stroke that is not ink but may be a line (see :func:`faint_strokes`)
+FAINT = 0.08
 
 
 @dataclass
@@ -80,6 +88,17 @@ def ink_mask(dark: np.ndarray, *, strong: float = 0.45, weak: float = 0.12) -> n
     keep[lab[dark > strong * 255]] = True
     keep[0] = False
     return keep[lab]
+
+
+def faint_strokes(dark: np.ndarray, ink: np.ndarray, *, level: float = FAINT, apart_px: int = 2) -> np.ndarray:
+    """Pixels darker than ``level`` (0..1, under the ink's) and ``apart_px`` or more from any ink.
+
+    A faded thin line can stay under the ink threshold all along; its pixels are kept
+    apart from the ink's soft edges, for :func:`split_linework` to take back the
+    straight ones that join the line-work.
+    """
+    k = np.ones((2 * apart_px + 1, 2 * apart_px + 1), np.uint8)
+    return (dark > level * 255) & ~cv2.dilate(ink.view(np.uint8), k).astype(bool)
 
 
 def _hole_area(comp: np.ndarray) -> int:
@@ -278,8 +297,6 @@ def _words(text: np.ndarray, *, px_per_mm: float) -> np.ndarray:
     gap = np.maximum(x[i], x[j]) - np.minimum(x[i] + w[i], x[j] + w[j])
     alike = (np.maximum(hi, hj) <= 1.5 * np.minimum(hi, hj)) | ~(char[i] & char[j])  # a dot joins its number
     join = (overlap >= 0.5 * np.minimum(hi, hj)) & alike & (gap <= 0.45 * np.maximum(hi, hj))
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
     m = len(x)
     _, word = connected_components(coo_matrix((np.ones(join.sum()), (i[join], j[join])), shape=(m, m)), directed=False)
     k = word.max() + 1
@@ -493,8 +510,8 @@ def _drop_small(lines: np.ndarray, lim: float, hole: float, near: np.ndarray | N
 
 
 def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, piece_min_mm: float = 20.0,
-                   hole_min_mm: float = 2.5, max_gap_mm: float = 2.5,
-                   crosses: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   hole_min_mm: float = 2.5, max_gap_mm: float = 2.5, crosses: np.ndarray | None = None,
+                   faint: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split ink into (line-work, other).
 
     Line-work is ink on a straight run of at least ``run_mm`` (a directional opening,
@@ -507,7 +524,8 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     found from the words over and under them) come off the line-work where they touch
     it, and what is left of their pieces goes too.  Then straight thin bars of the
     other ink whose two ends reach the line-work (short boundary edges, the pieces of
-    a broken or faded line) come back, their gaps bridged (:func:`_straight_links`).
+    a broken or faded line) come back, their gaps bridged (:func:`_straight_links`);
+    so do those of ``faint``, strokes too faint to be ink (a faded thin line), when given.
     """
     u = ink.astype(np.uint8)
     h, w = u.shape
@@ -535,8 +553,10 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
         if gone.any():  # what is left of a piece that was mostly cross or bar goes too
             near = cv2.dilate(gone.astype(np.uint8), np.ones((3, 3), np.uint8))
             lines = _drop_small(lines & ~gone, lim, hole, near=near)
-        lines |= _straight_links(ink & ~lines & ~marks, lines, px_per_mm=px_per_mm, stroke=stroke,
-                                 max_gap_mm=max_gap_mm)
+        rest = ink & ~lines & ~marks
+        if faint is not None:
+            rest |= faint
+        lines |= _straight_links(rest, lines, px_per_mm=px_per_mm, stroke=stroke, max_gap_mm=max_gap_mm)
     return lines, ink & ~lines
 
 
@@ -625,13 +645,16 @@ def _line_width(lines: np.ndarray) -> int:
     return max(1, int(round(2 * np.percentile(vals, 75))))
 
 
-def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: int = 256) -> np.ndarray:
+def partition(lines: np.ndarray, *, min_area_px: int, bridge_px: int = 0, strip: int = 1024,
+              reach: int = 256) -> np.ndarray:
     """Label the regions between lines and give every line pixel to its nearest region.
 
     Regions smaller than ``min_area_px`` are dissolved into their neighbours the same
-    way.  Returns an int32 label image (ids 1..n, consecutive; 0 only if nothing).
-    The nearest region is looked for within ``reach`` pixels, a strip of rows at a
-    time, so an A0 scan needs a few hundred megabytes here, not gigabytes.
+    way, unless they are pieces of a narrow strip (:func:`_strip_pieces`, with
+    ``bridge_px``): those are one region together.  Returns an int32 label image (ids
+    1..n, consecutive; 0 only if nothing).  The nearest region is looked for within
+    ``reach`` pixels, a strip of rows at a time, so an A0 scan needs a few hundred
+    megabytes here, not gigabytes.
     """
     free = (~lines).astype(np.uint8)
     _, lab, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4, ltype=cv2.CV_32S)
@@ -639,9 +662,22 @@ def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: 
     small = stats[:, cv2.CC_STAT_AREA] < min_area_px
     small[0] = True
     ids = np.where(small, 0, np.cumsum(~small)).astype(np.int32)
+    strips = _strip_pieces(lab, stats, small, min_area_px=min_area_px, bridge_px=bridge_px) if bridge_px > 0 else None
+    if strips is not None:  # a strip and the narrow regions it joins are one region
+        pieces, joins = strips
+        n, m = len(ids), int(pieces.max())
+        graph = coo_matrix((np.ones(len(joins)), (n + joins[:, 0], joins[:, 1])), shape=(n + m + 1, n + m + 1))
+        keep = np.concatenate([ids > 0, [False], np.ones(m, dtype=bool)])
+        _, number = np.unique(connected_components(graph, directed=False)[1][keep], return_inverse=True)
+        ids = np.zeros(n + m + 1, dtype=np.int32)
+        ids[keep] = number.ravel() + 1
     for r0 in range(0, lab.shape[0], strip):  # in place, a band at a time (take would copy as int64)
         lab[r0:r0 + strip] = ids[lab[r0:r0 + strip]]
-    if not ids.any():
+    if strips is not None:
+        at = pieces > 0
+        lab[at] = ids[n + pieces[at]]
+        del at, pieces
+    if not lab.any():
         return lab
     seeds_all = (lab == 0).astype(np.uint8)  # to be given a region
     h = lab.shape[0]
@@ -661,6 +697,59 @@ def partition(lines: np.ndarray, *, min_area_px: int, strip: int = 1024, reach: 
     return lab
 
 
+def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_area_px: int, bridge_px: int,
+                  elongation: float = 6.5) -> tuple[np.ndarray, np.ndarray] | None:
+    """The small regions that are pieces of a narrow strip: (strip number per pixel, 0 else; joins).
+
+    A road or ditch drawn narrower than its name is cut into pieces by the letters'
+    strokes that cross it between its two lines; each piece is under the minimum
+    area and would be dissolved into the parcels beside it, which would then reach
+    into the road.  Small regions at most ``2 * bridge_px`` apart make a group.  A
+    group joins each region of ``lab`` it touches across such a gap that is about as
+    narrow as the group (the rest of the road); ``joins`` holds (strip number, region)
+    pairs.  A group is a strip when it has the minimum area and is ``elongation``
+    times longer than wide; a group that is not joins only a region 1.5 times longer
+    than that (clearly a road: the group is a piece of it at a junction or a short
+    name), else it is dissolved.  Returns None when there is no strip.
+    """
+    pick = small.copy()
+    pick[0] = False
+    mask = pick[lab].view(np.uint8)
+    if not mask.any():
+        return None
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * bridge_px + 1, 2 * bridge_px + 1))
+    group, st = _pieces(cv2.dilate(mask, k).astype(bool))
+    area = np.zeros(len(st))
+    for r0, ids, ys, xs in _bands(group):
+        area += np.bincount(ids, mask[r0 + ys, xs], len(st))
+    width = np.maximum(st[:, 5] - bridge_px, 1.0)  # with half of each side line (a stroke), as its region will be
+    is_strip = (area >= min_area_px) & (st[:, 4] >= elongation * width)
+    touch = (group > 0) & (mask == 0) & ~small[lab]
+    pairs = np.unique(np.column_stack([group[touch], lab[touch]]), axis=0)
+    del touch
+    # a region as narrow as the group: at least its area over its box's diagonal
+    box_len = np.hypot(stats[pairs[:, 1], 2], stats[pairs[:, 1], 3])
+    pairs = pairs[stats[pairs[:, 1], 4] <= 1.5 * width[pairs[:, 0]] * box_len]
+    joins = []
+    for g, r in pairs:
+        x, y, w, h = stats[r, :4]
+        _, one = _pieces(lab[y:y + h, x:x + w] == r)
+        length, wide = one[1:, 4].max(), one[1:, 5].max()
+        if wide <= 1.5 * width[g] and (is_strip[g] or length >= 1.5 * elongation * wide):
+            joins.append((g, r))
+    joins = np.array(joins, dtype=np.int64).reshape(-1, 2)
+    is_strip[joins[:, 0]] = True
+    is_strip[0] = False
+    if not is_strip.any():
+        return None
+    number = np.where(is_strip, np.cumsum(is_strip), 0).astype(np.int32)
+    out = number[group]
+    del group
+    out[mask == 0] = 0
+    joins[:, 0] = number[joins[:, 0]]
+    return out, joins
+
+
 def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, max_gap_mm: float = 2.5,
               crosses: np.ndarray | None = None) -> Vectorized:
     """Scan (grey, ink dark) -> regions between the line-work, in pixel coordinates.
@@ -671,12 +760,14 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     """
     dark = darkness(grey, px_per_mm=px_per_mm)
     ink = ink_mask(dark)
-    lines, text = split_linework(ink, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm, crosses=crosses)
+    lines, text = split_linework(ink, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm, crosses=crosses,
+                                 faint=faint_strokes(dark, ink))
     if not lines.any():
         raise DigitizeError("no line-work found on the sheet", hint="check that the image is a cadastral sheet scan")
     lines = close_gaps(lines, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm)
-    labels = partition(lines, min_area_px=int(min_area_mm2 * px_per_mm**2))
+    stroke = _line_width(lines)
+    labels = partition(lines, min_area_px=int(min_area_mm2 * px_per_mm**2), bridge_px=stroke)
     if labels.max() == 0:
         raise DigitizeError("the line-work encloses no region", hint="check the scan and its resolution")
-    regions = fit_outlines(labels, dark, lines, stroke=_line_width(lines))
+    regions = fit_outlines(labels, dark, lines, stroke=stroke)
     return Vectorized(dark, ink, lines, text, labels, regions)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shapely
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from scipy import ndimage as ndi
 from shapely.geometry import box
 
 from digitize.vectorize import close_gaps, darkness, ink_mask, split_linework, vectorize
@@ -304,3 +305,50 @@ def test_a_boundary_through_a_grid_cross_stays(lw):
     crosses = _cross(d, c, c, lw)
     v = vectorize(np.asarray(img), px_per_mm=PPMM, crosses=crosses)
     assert _big_regions(v, (m, m, m + s, m + s)) == 3
+
+
+@pytest.mark.parametrize("lw,name", [(2, "Đường 202 Tân Hòa"), (3, "Đường 202 Tân Hòa"), (2, "Kênh N2")])
+def test_a_narrow_road_under_its_name_stays_apart_from_the_parcels(lw, name):
+    """A road drawn narrower than its name, written along it over both its lines: the parcels stop at its lines.
+
+    The letters' strokes across the road cut it into pieces under the minimum area; they
+    must stay one region (a short name's pieces: with the road on either side), not be
+    shared out to the parcels beside it.
+    """
+    m, cell, road = 40, int(25 * PPMM), round(1.3 * PPMM)
+    w, h = 2 * cell + road, int(40 * PPMM)
+    img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
+    d = ImageDraw.Draw(img)
+    d.rectangle([m, m, m + w, m + h], outline=35, width=lw)
+    xl, xr = m + cell, m + cell + road  # the road's two lines
+    for x in (xl, xr):
+        d.line([(x, m), (x, m + h)], fill=35, width=lw)
+    f = ImageFont.truetype(FONT, int(2.3 * 1.45 * PPMM))
+    drawn = Image.new("L", (int(f.getlength(name)) + 8, int(2.3 * 1.45 * PPMM) + 8), 0)
+    ImageDraw.Draw(drawn).text((4, drawn.height / 2), name, font=f, fill=205, anchor="lm")
+    drawn = drawn.rotate(90, expand=True)
+    at = (int((xl + xr) / 2 - drawn.width / 2), m + (h - drawn.height) // 2)
+    img.paste(Image.new("L", drawn.size, 30), at, drawn)
+    v = vectorize(np.asarray(img), px_per_mm=PPMM)
+    left = max(v.regions.geometry, key=lambda g: g.intersection(box(m, m, xl, m + h)).area)
+    right = max(v.regions.geometry, key=lambda g: g.intersection(box(xr, m, m + w, m + h)).area)
+    assert left.bounds[2] <= xl + 1.5  # on the road's line, not into the road (its middle is 5 px further)
+    assert right.bounds[0] >= xr - 1.5
+
+
+def _textured(img: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Paper with a blotchy texture (specks up to ~6 % darker than the paper) and scanner noise."""
+    rng = np.random.default_rng(seed)
+    blot = ndi.gaussian_filter(rng.normal(0, 1, img.shape), 1.2)
+    a = img - 3.5 * np.clip(blot / blot.std(), 0, None) + rng.normal(0, 1.5, img.shape)
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("grey", [195, 205])
+def test_a_faded_thin_line_still_divides_but_paper_texture_does_not(grey):
+    """A 1 px line faded to a few percent under the paper (never ink) is a boundary; the paper's blotches are not."""
+    faded = _textured(_two_cells(lambda d, x, y0, y1: d.line([(x, y0), (x, y1)], fill=grey, width=1)))
+    assert not ink_mask(darkness(faded, px_per_mm=PPMM))[_M + 20:_M + int(12 * PPMM) - 20, _M + int(20 * PPMM)].any()
+    assert _cells(vectorize(faded, px_per_mm=PPMM)) == 2
+    blank = _textured(_two_cells(lambda d, x, y0, y1: None))
+    assert _cells(vectorize(blank, px_per_mm=PPMM)) == 1
