@@ -6,7 +6,10 @@ land use, address, geometry): a changed parcel gets a new version (same
 ``parcel_uid``), a parcel gone from the sheet is retired (its lifespan ends), a new
 one starts at version 1, and an unchanged one is left alone, so loading the same
 input twice changes nothing.  Owners (``owner_name``, ``owner_id`` columns) go to
-``party`` and ``rrr``.
+``party`` and ``rrr``.  A reload compares three ways (the input, what the last load
+wrote, the register now): edits made in the register since the last load are kept
+where the input did not change, and refuse the sheet where it did (unless
+``overwrite_edits``).
 
 The layer stays in Arrow arrays from the file to the database: no Python object is
 made per parcel.  Every parcel is checked: a polygon of one convex ring from its WKB
@@ -604,7 +607,17 @@ class _Writer:
                 self._map_sheet(sheet, now, kept)
             else:
                 txn = None
-            result.owners_changed = self._owners(sheet, now, txn)
+            try:
+                result.owners_changed, kept_owners = self._owners(sheet, now, txn)
+            except _OwnerConflict as exc:
+                trans.rollback()
+                self.source_id = source_before
+                listed = ", ".join(str(n) for n in exc.numbers[:10]) + (" ..." if len(exc.numbers) > 10 else "")
+                return SheetResult(sheet.commune_code, sheet.sheet_no, "refused", reason=(
+                    f"the owner of parcel(s) {listed} was changed in the register since the sheet was last loaded"
+                    " and the input changes it too; load again with --overwrite-edits to replace those changes"
+                    " (they stay in the history), or bring the input in line with the register"))
+            result.kept_edits += kept_owners
             if txn is None and result.owners_changed == 0:
                 trans.rollback()
                 self.source_id = source_before
@@ -755,36 +768,72 @@ class _Writer:
                            "local_no": sheet.local_no, "geom": sheet.extent, "loaded_at": now,
                            "kept_input": json.dumps({str(k): v for k, v in sorted(kept.items())}) if kept else None})
 
-    def _owners(self, sheet: PreparedSheet, now: datetime, txn: int | None) -> int:
-        """Bring the sheet's ownership rights in line with the input; the count changed."""
+    def _owners(self, sheet: PreparedSheet, now: datetime, txn: int | None) -> tuple[int, int]:
+        """Bring the sheet's ownership rights in line with the input; the counts changed and kept.
+
+        As for the parcels, three ways: an input owner that is what the last load gave the
+        parcel leaves an owner changed in the register since as it is (kept); an input
+        that changes an owner changed in the register since raises :class:`_OwnerConflict`,
+        unless ``overwrite_edits``.
+        """
         wanted = sheet.rows.filter(pc.or_(sheet.rows["owner_name"].is_valid(), sheet.rows["owner_id"].is_valid()))
         if not wanted.num_rows:
-            return 0
+            return 0, 0
         t = self.t
-        parcel, party, rrr = t["parcel"], t["party"], t["rrr"]
+        parcel, party, rrr, txns = t["parcel"], t["party"], t["rrr"], t["edit_transaction"]
         uid_of = dict(self.conn.execute(
             select(parcel.c.parcel_no, parcel.c.parcel_uid)
             .where(parcel.c.commune_code == sheet.commune_code, parcel.c.sheet_no == sheet.sheet_no,
                    parcel.c.end_lifespan.is_(None))).all())
-        held = {}
-        for r in self.conn.execute(
-                select(rrr.c.rrr_uid, rrr.c.version, rrr.c.parcel_uid, party.c.name, party.c.id_number)
-                .join(party, and_(party.c.party_uid == rrr.c.party_uid, party.c.end_lifespan.is_(None)))
-                .where(rrr.c.parcel_uid.in_(list(uid_of.values())), rrr.c.end_lifespan.is_(None),
-                       rrr.c.type == "ownership")):
-            held.setdefault(r.parcel_uid, []).append(r)
-        changed = 0
+        uids = list(uid_of.values())
+        holders = (select(rrr.c.parcel_uid, rrr.c.begin_lifespan, rrr.c.end_lifespan, party.c.name,
+                          party.c.id_number)
+                   .join(party, and_(party.c.party_uid == rrr.c.party_uid, party.c.end_lifespan.is_(None)))
+                   .where(rrr.c.parcel_uid.in_(uids), rrr.c.type == "ownership"))
+        held: dict[str, set] = {}
+        for r in self.conn.execute(holders.where(rrr.c.end_lifespan.is_(None))):
+            held.setdefault(r.parcel_uid, set()).add((r.name, r.id_number))
+        # the owners each parcel got from loads, by when; the last of them is what the input said last
+        by_load: dict[str, dict[datetime, set]] = {}
+        for r in self.conn.execute(holders.join(txns, txns.c.id == rrr.c.transaction_id).where(txns.c.kind == "load")):
+            by_load.setdefault(r.parcel_uid, {}).setdefault(r.begin_lifespan, set()).add((r.name, r.id_number))
+        loaded = {uid: when[max(when)] for uid, when in by_load.items()}
+        changed = kept = 0
+        todo, conflicts = [], []
         for no, name, id_number in zip(*(wanted[c].to_pylist() for c in ("parcel_no", "owner_name", "owner_id"))):
             puid = uid_of[no]
-            rows = held.get(puid, [])
-            if len(rows) == 1 and (rows[0].name, rows[0].id_number) == (name, id_number):
+            new, cur = {(name or "", id_number)}, held.get(puid, set())
+            if new == cur:
                 continue
+            last = loaded.get(puid)
+            if last is not None and cur != last:  # changed in the register since the last load
+                if new == last:
+                    kept += 1
+                    continue
+                if not self.overwrite_edits:
+                    conflicts.append(no)
+                    continue
+            elif last is None and cur and not self.overwrite_edits:  # an owner the register gave, no load
+                conflicts.append(no)
+                continue
+            todo.append((puid, name, id_number))
+        if conflicts:
+            raise _OwnerConflict(sorted(conflicts))
+        for puid, name, id_number in todo:
             if txn is None:
                 txn = self._transaction(now)
             set_owner(self.reg, self.conn, puid, name=name or "", id_number=id_number, address=None,
                       now=now, source_id=self._source(now), transaction_id=txn)
             changed += 1
-        return changed
+        return changed, kept
+
+
+class _OwnerConflict(Exception):
+    """Input owners that would replace owners changed in the register since the last load."""
+
+    def __init__(self, numbers: list[int]) -> None:
+        super().__init__(numbers)
+        self.numbers = numbers
 
 
 #: a sheet's write waits for a bulk load of another process and for other writes of the

@@ -234,6 +234,37 @@ def test_an_input_change_to_an_edited_parcel_is_refused_unless_told(reg):
     assert [v.land_use for v in parcel_history(reg, ParcelRef(C, SHEET.number, 3)).versions] == ["LUC", "ONT", "CLN"]
 
 
+def _owned(**owners: str):
+    """The fixture's input, owners included, with some parcels' owner changed (``p5="Lê Văn C"``)."""
+    gdf = _digitized()
+    gdf["owner_name"] = [owners.get(f"p{n}", "Nguyễn Văn A") for n in gdf.parcel_no]
+    gdf["owner_id"] = gdf["owner_name"].map({"Nguyễn Văn A": "0011", "Lê Văn C": "0033"})
+    return gdf
+
+
+def _owner(reg, no: int) -> str:
+    return parcel_history(reg, ParcelRef(C, SHEET.number, no)).owners[-1]["name"]
+
+
+def test_a_reload_keeps_an_owner_changed_in_the_register(reg):
+    change_owner(reg, ref(5), name="Trần Thị B", id_number="0022", expect_version=1, source=DOC)
+    same = load_parcels(reg, _owned(), source_ref="sheets.gpkg").sheets[0]
+    assert (same.status, same.kept_edits, same.owners_changed) == ("unchanged", 1, 0)
+    assert _owner(reg, 5) == "Trần Thị B"
+
+    moved = load_parcels(reg, _owned(p6="Lê Văn C"), source_ref="second.gpkg").sheets[0]
+    assert (moved.status, moved.owners_changed, moved.kept_edits) == ("loaded", 1, 1)
+    assert (_owner(reg, 6), _owner(reg, 5)) == ("Lê Văn C", "Trần Thị B")
+
+    rows = _count(reg, "SELECT count(*) FROM rrr")
+    refused = load_parcels(reg, _owned(p5="Lê Văn C", p6="Lê Văn C"), source_ref="third.gpkg").sheets[0]
+    assert refused.status == "refused" and "the owner of parcel(s) 5 was changed" in refused.reason
+    assert _count(reg, "SELECT count(*) FROM rrr") == rows and _owner(reg, 5) == "Trần Thị B"
+    forced = load_parcels(reg, _owned(p5="Lê Văn C", p6="Lê Văn C"), source_ref="third.gpkg",
+                          overwrite_edits=True).sheets[0]
+    assert (forced.status, forced.owners_changed) == ("loaded", 1) and _owner(reg, 5) == "Lê Văn C"
+
+
 def test_a_sheet_loaded_before_loads_were_recorded_keeps_its_edits_too(store_url):
     old = init_register(store_url, CRS_BG, target=4)
     with old.engine.begin() as conn:  # map_sheet as schema 4 had it
