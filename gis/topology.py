@@ -228,16 +228,10 @@ def check_parcels(
     findings += _gaps(gdf.iloc[good], gg, open_edges, tol, allowed_gaps)
     findings += _slivers(gg, ids[good], tol)
     findings += _numbers(gdf, geoms, number_col, group_col, labels)
-    attributes = _attributes(gdf, geoms, area_label_col, land_use_col, scale)
-    if sheet_extent is not None:
-        edges = _sheet_edges(gdf.iloc[good], gg, group_col, sheet_extent, tol)
-        # the label of a parcel that goes on across the frame gives its whole area: only a
-        # parcel drawn larger than its label is a mismatch
-        cut = {fid for f in edges for fid in f.feature_ids}
-        attributes = [f for f in attributes if not (f.code == "area_mismatch" and f.feature_ids[0] in cut
-                                                    and f.geometry.area < _label_area(gdf, area_label_col, f))]
-        findings += edges
-    return findings + attributes
+    edges = [] if sheet_extent is None else _sheet_edges(gdf.iloc[good], gg, group_col, sheet_extent, tol)
+    findings += _attributes(gdf, geoms, area_label_col, land_use_col, scale,
+                            cut={fid for f in edges for fid in f.feature_ids})
+    return findings + edges
 
 
 def _valid_polygons(geoms: np.ndarray) -> np.ndarray:
@@ -407,7 +401,9 @@ def _numbers(gdf, geoms, number_col, group_col, labels) -> list[Finding]:
     return out
 
 
-def _attributes(gdf, geoms, area_label_col, land_use_col, scale) -> list[Finding]:
+def _attributes(gdf, geoms, area_label_col, land_use_col, scale, *, cut: set = frozenset()) -> list[Finding]:
+    """Area and land-use findings; the features in ``cut`` go on across their sheet's frame, so
+    their labels give their whole area: only one drawn larger than its label is a mismatch."""
     out: list[Finding] = []
     ids = gdf.index.to_numpy()
     if _has(gdf, area_label_col):
@@ -415,7 +411,8 @@ def _attributes(gdf, geoms, area_label_col, land_use_col, scale) -> list[Finding
         area = shapely.area(geoms).astype(float)
         allowed = area_tolerance(area, scale)
         diff = np.abs(label - area)
-        for i in np.flatnonzero(np.isfinite(diff) & (diff > allowed)):
+        partial = np.isin(ids, list(cut)) & (label > area)
+        for i in np.flatnonzero(np.isfinite(diff) & (diff > allowed) & ~partial):
             out.append(Finding("area_mismatch", "warning",
                                f"feature {ids[i]}: label says {label[i]:.1f} m², drawn {area[i]:.1f} m² "
                                f"(difference {diff[i]:.1f} m², allowed {allowed[i]:.1f} m²)", geoms[i], (ids[i],)))
@@ -429,10 +426,6 @@ def _attributes(gdf, geoms, area_label_col, land_use_col, scale) -> list[Finding
             out.append(Finding("unknown_land_use", "warning", f"feature {ids[i]}: land-use code {code!r} is unknown",
                                geoms[i], (ids[i],)))
     return out
-
-
-def _label_area(gdf: gpd.GeoDataFrame, area_label_col: str, finding: Finding) -> float:
-    return float(pd.to_numeric(gdf.loc[finding.feature_ids[0], area_label_col], errors="coerce"))
 
 
 def _known_codes() -> set[str]:
