@@ -21,6 +21,7 @@ to the map with the georeference.  The steps, each a pure function:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -111,19 +112,25 @@ def _hole_area(comp: np.ndarray) -> int:
     return int(np.bincount(lab.ravel())[1:].max())
 
 
-def _directional_open(mask: np.ndarray, length: int) -> np.ndarray:
-    """Pixels of ``mask`` on a straight run of at least ``length`` px in some direction.
+def _line_kernels(length: int) -> Iterator[tuple[float, np.ndarray]]:
+    """Straight-line structuring elements ``length`` px long: (image angle in degrees, kernel).
 
     The directions are close enough that a one-pixel line between two of them drifts at
     most half a pixel from the nearer one over the run.
     """
-    out = np.zeros_like(mask)
     c = (length - 1) / 2
     angles = max(12, int(np.ceil(np.pi / np.arctan(1.0 / max(c, 1.0)))))
     for a in np.arange(angles) * np.pi / angles:
         k = np.zeros((length, length), np.uint8)
         dx, dy = np.cos(a) * c, np.sin(a) * c
         cv2.line(k, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1, 1)
+        yield float(np.degrees(a)), k
+
+
+def _directional_open(mask: np.ndarray, length: int) -> np.ndarray:
+    """Pixels of ``mask`` on a straight run of at least ``length`` px in some direction."""
+    out = np.zeros_like(mask)
+    for _, k in _line_kernels(length):
         out |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
     return out
 
@@ -412,13 +419,8 @@ def _oriented_runs(mask: np.ndarray, length: int, axis_deg: float, within_deg: f
     """
     along = np.zeros_like(mask)
     off = np.zeros_like(mask)
-    c = (length - 1) / 2
-    angles = max(12, int(np.ceil(np.pi / np.arctan(1.0 / max(c, 1.0)))))
-    for a in np.arange(angles) * np.pi / angles:
-        k = np.zeros((length, length), np.uint8)
-        dx, dy = np.cos(a) * c, np.sin(a) * c
-        cv2.line(k, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1, 1)
-        target = along if abs((np.degrees(a) - axis_deg + 90) % 180 - 90) <= within_deg else off
+    for deg, k in _line_kernels(length):
+        target = along if abs((deg - axis_deg + 90) % 180 - 90) <= within_deg else off
         target |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
     return along, off
 
