@@ -340,6 +340,14 @@ def _row_image(mask: np.ndarray, dark: np.ndarray | None) -> tuple[np.ndarray, f
 
 # --- reading ---------------------------------------------------------------------------------------------------
 
+def _crop_item(crop: tuple[tuple[int, int, int, int], np.ndarray], dark: np.ndarray | None) -> tuple:
+    """A crop ``((x0, y0, x1, y1), mask)`` as :func:`_read_images` takes it: (row image,
+    scan column of its column 0, scale, band)."""
+    (x0, y0, x1, y1), mask = crop
+    img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
+    return img, x0 + left, f, (y0, y1)
+
+
 def _tesseract_tsv(image: np.ndarray) -> list[dict[str, str]]:
     """Run Debian's tesseract on a grey image; the word rows of its TSV output.
 
@@ -843,10 +851,8 @@ def _second_look(found: list[tuple[Label, list[Token]]], text: np.ndarray, lines
         crop = _zone_crop(box, h, text, lines, cc, everything if kind.endswith("digits") else used)
         if crop is None:
             continue
-        (x0, y0, x1, y1), mask = crop
-        img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
         zones.append((i, kind))
-        items.append((img, x0 + left, f, (y0, y1)))
+        items.append(_crop_item(crop, dark))
     if not items:
         return
     seen = Counter(lab.land_use for lab, _ in found if lab.land_use is not None)
@@ -905,10 +911,8 @@ def _read_again(found: list[tuple[Label, list[Token]]], area_of, text: np.ndarra
         crop = _zone_crop(box, h, text, lines if lines is not None else np.zeros_like(text), cc, everything)
         if crop is None:
             continue
-        (x0, y0, x1, y1), mask = crop
-        img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
         todo.append(i)
-        items.append((img, x0 + left, f, (y0, y1)))
+        items.append(_crop_item(crop, dark))
     if not items:
         return
     for i, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
@@ -1075,10 +1079,8 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
             crop = _clip_crop(zone, h, text, lines)
             if crop is None:
                 continue
-            (x0, y0, x1, y1), mask = crop
-            img, left, f = _row_image(mask, None if dark is None else dark[y0:y1, x0:x1])
             todo.append(i)
-            items.append((img, x0 + left, f, (y0, y1)))
+            items.append(_crop_item(crop, dark))
     if not items:
         return
     found: dict[int, list[tuple[int, Token]]] = {}
