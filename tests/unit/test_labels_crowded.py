@@ -241,14 +241,19 @@ def test_a_code_the_line_work_took_is_read_where_the_codes_stand(font, size_mm):
     assert (got[2].parcel_no, got[2].area_label_m2, got[2].land_use) == (36, 845.0, "BHK"), got[2].text
 
 
-@pytest.mark.parametrize("font,size_mm", FACES)
-def test_an_area_that_disagrees_with_the_region_is_kept_and_trusted_less(font, size_mm):
-    # the check against the computed area is evidence: the label says what it says
+def _one_fraction(font: str, size_mm: float) -> tuple[Image.Image, np.ndarray]:
+    """Label 57 / 412.5 alone in a 30 mm region (region 1)."""
     f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
     cell = int(30 * PPMM)
     img = Image.new("L", (cell, cell), 238)
     _fraction(ImageDraw.Draw(img), f, cell / 2, cell / 2, 57, "412.5")
-    regions = np.ones((cell, cell), np.int32)
+    return img, np.ones((cell, cell), np.int32)
+
+
+@pytest.mark.parametrize("font,size_mm", FACES)
+def test_an_area_that_disagrees_with_the_region_is_kept_and_trusted_less(font, size_mm):
+    # the check against the computed area is evidence: the label says what it says
+    img, regions = _one_fraction(font, size_mm)
     agree = _read(img, regions, m_per_px=float(np.sqrt(412.5 / regions.size)))[1]
     differ = _read(img, regions, m_per_px=float(np.sqrt(300.0 / regions.size)))[1]
     assert (agree.parcel_no, agree.area_label_m2) == (differ.parcel_no, differ.area_label_m2) == (57, 412.5)
@@ -258,11 +263,7 @@ def test_an_area_that_disagrees_with_the_region_is_kept_and_trusted_less(font, s
 def test_a_region_cut_by_the_frame_may_be_smaller_than_its_label_says():
     # the label of a parcel that goes on across the sheet frame gives the whole parcel's area
     font, size_mm = FACES[0]
-    f = ImageFont.truetype(FONTS + font, round(size_mm * 1.45 * PPMM))
-    cell = int(30 * PPMM)
-    img = Image.new("L", (cell, cell), 238)
-    _fraction(ImageDraw.Draw(img), f, cell / 2, cell / 2, 57, "412.5")
-    regions = np.ones((cell, cell), np.int32)
+    img, regions = _one_fraction(font, size_mm)
     agree = _read(img, regions, m_per_px=float(np.sqrt(412.5 / regions.size)))[1]
     smaller = _read(img, regions, m_per_px=float(np.sqrt(300.0 / regions.size)), cut=frozenset({1}))[1]
     larger = _read(img, regions, m_per_px=float(np.sqrt(600.0 / regions.size)), cut=frozenset({1}))[1]
