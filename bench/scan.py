@@ -9,7 +9,11 @@ georeferencing error is measured against the true warp (truth_warp.csv), inside 
 sheet frame: from the hand-picked control points measured on their crosses, as the
 pipeline uses them (``georef_rms_m``), from the points as picked (``picked_rms_m``), and
 from the ones ``--auto-gcps`` finds on the scan (``auto_georef_rms_m``, in ``auto_gcps_s``).
-landrec's time is end to end (read, digitize, write all outputs).  The same is measured on
+landrec's time is end to end (read, digitize, write all outputs).  landrec's scores are
+those of the district's output: a sheet shows only its part of a parcel that goes on
+across its frame, and the truth holds the whole parcel, so the sheets are joined as
+``digitize district`` joins them and each sheet's parcels are scored whole (the p95 of
+each sheet alone is reported beside them).  The same is measured on
 the unseen district: the same sheets drawn in other fonts, resolutions, line widths and label
 layouts from another seed (``sample_data.plan.UNSEEN_SHEETS``), generated once into the
 bench cache: the stand-in for sheets no one has tuned for.
@@ -32,7 +36,7 @@ from affine import Affine
 from shapely.geometry import box
 
 from bench.common import REPO, BenchContext, table
-from digitize.district import run_sheet
+from digitize.district import run_sheet, write_district
 from digitize.georef import fit_georeference, read_gcps
 from digitize.gridcross import find_control_points, place_sheet, refine_control_points
 from digitize.metrics import georef_error, hausdorff_targets, score_parcels
@@ -133,12 +137,26 @@ def run(ctx: BenchContext) -> dict:
         out[name] = {}
         with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
             for s in sheets:
-                got, out[name][s["number"]], met = _score_sheet(district, s, manifest["crs"], Path(tmp))
-                if name == "sample":
-                    all_met &= met
+                got, out[name][s["number"]], _ = _score_sheet(district, s, manifest["crs"], Path(tmp))
                 rows.extend(got)
                 print(table(got, COLUMNS), flush=True)
-        print(f"\n{name} district ({'the targets' if name == 'sample' else 'styles no one tuned for: reported, not a target'}):")
-        print(table(rows, COLUMNS + ["style"]))
+            # as `digitize district` does: parcels cut by a sheet edge made whole from the neighbours' pieces
+            t0 = time.perf_counter()
+            joined = write_district(Path(tmp), [{"slug": Path(s["dir"]).name, "truth": district / s["dir"] / "truth.gpkg"}
+                                                for s in sheets], truth=True)
+            print(f"\n{name}: {joined['joined_across_edges']} parcels joined across sheet edges "
+                  f"in {time.perf_counter() - t0:.1f} s", flush=True)
+        for s, row in zip(sheets, rows[::2]):
+            whole = joined["scores"][Path(s["dir"]).name]
+            out[name][s["number"]]["landrec"]["whole"] = whole
+            row.update({"p95_alone": row["haus_p95_m"], "PQ": whole["pq"], "numbers": whole["number_accuracy"],
+                        "land_use": whole["land_use_accuracy"], "area_lbl": whole["area_label_accuracy"],
+                        "haus_med_m": whole["hausdorff_median_m"], "haus_p95_m": whole["hausdorff_p95_m"],
+                        "targets": "met" if whole["targets_met"] else "MISSED"})
+            if name == "sample":
+                all_met &= whole["targets_met"]
+        print(f"\n{name} district ({'the targets' if name == 'sample' else 'styles no one tuned for: reported, not a target'};"
+              " landrec's scores are of the parcels made whole across sheet edges, p95_alone of each sheet alone):")
+        print(table(rows, COLUMNS + ["p95_alone", "style"]))
     out["targets_met"] = bool(all_met)
     return out

@@ -124,6 +124,7 @@ class LoadReport:
     reprojected_from: str | None = None
     unnumbered: int = 0
     held: int = 0  # parcels held back for a human (see cadastre.triage)
+    held_by_sheet: dict[str, int] = field(default_factory=dict)
 
     @property
     def refused(self) -> list[SheetResult]:
@@ -1047,6 +1048,7 @@ def load_file(url: str | os.PathLike, path: str | os.PathLike, *, commune: str |
     finally:
         reg.dispose()
     report.held = len(held)
+    report.held_by_sheet = {str(k): int(v) for k, v in held["sheet_no"].value_counts().items()} if len(held) else {}
     return report
 
 

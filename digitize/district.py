@@ -3,10 +3,12 @@
 Unlike the pure steps, this module reads and writes: :func:`run_sheet` is the whole
 job of ``landrec digitize scan`` (it is what a worker process runs), and
 :func:`run_district` farms sheets out to local processes or to a Dask distributed
-cluster, skipping sheets whose outputs already exist (a re-run resumes).
+cluster, skipping sheets whose outputs already exist (a re-run resumes), then joins
+the parcels cut by the edges between its sheets into ``district.gpkg``.
 
 Outputs of a sheet ``OUT.gpkg`` (all written together or not at all):
-``OUT.gpkg`` (layers ``parcels`` and ``control_points``), ``OUT.scan.tif`` (the
+``OUT.gpkg`` (layers ``parcels``, ``control_points`` and, when the frame cuts parcels
+labelled on a neighbouring sheet, ``edge_pieces``), ``OUT.scan.tif`` (the
 georeferenced scan, a COG), ``OUT.residuals.csv``, ``OUT.qa.html``, ``OUT.qa.png`` and
 ``OUT.json`` (the summary, written last: its presence marks the sheet done).
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import (
     Future,
     ProcessPoolExecutor,
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from pyproj import CRS
 
 from digitize.georef import Georeference, read_gcps
@@ -36,15 +39,23 @@ from digitize.gridcross import find_control_points, place_sheet
 from digitize.metrics import hausdorff_targets, score_parcels
 from digitize.raster import ink_channel, read_scan, warp_scan, write_cog
 from digitize.report import write_qa_report
-from digitize.scan import digitize_scan
+from digitize.edgematch import join_across_sheets
+from digitize.scan import EDGE_PIECE, PARCEL_COLUMNS, digitize_scan
 from gis.crs import resolve_crs
 from gis.errors import InputError, LandrecError
-from gis.io import Outputs, read_vector, to_vector
-from gis.topology import flag_masks
+from gis.io import Outputs, list_layers, read_vector, to_vector
+from gis.sheets import parse_sheet
+from gis.topology import EDGE_CUT, Finding, area_tolerance, findings_frame, flag_masks
 
-__all__ = ["IMAGE_SUFFIXES", "find_sheets", "outputs_of", "run_district", "run_sheet"]
+__all__ = ["DISTRICT_OUT", "EDGE_PIECES", "IMAGE_SUFFIXES", "find_sheets", "join_sheets", "outputs_of", "run_district",
+           "run_sheet", "score_sheet", "write_district"]
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
+#: the layer of a sheet's output holding the unlabelled pieces at its frame (parts of parcels
+#: labelled on a neighbouring sheet)
+EDGE_PIECES = "edge_pieces"
+#: the district's parcels, joined across sheet edges, beside the sheets' outputs
+DISTRICT_OUT = "district.gpkg"
 
 
 def outputs_of(out: str | os.PathLike) -> dict[str, Path]:
@@ -104,6 +115,10 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
         cp = gpd.GeoDataFrame([asdict(r) for r in g.residuals], geometry=gpd.points_from_xy(
             [r.map_x for r in g.residuals], [r.map_y for r in g.residuals]), crs=dst_crs)
         to_vector(cp, tmp["parcels"], "control_points")
+        pieces = result.dropped[result.dropped["reason"] == EDGE_PIECE]
+        if len(pieces):  # for ``digitize district`` to join to the parcels they were cut from
+            to_vector(gpd.GeoDataFrame({"sheet_no": result.sheet.number, "area_m2": pieces.geometry.area.round(1)},
+                                       geometry=pieces.geometry.values, crs=dst_crs), tmp["parcels"], EDGE_PIECES)
         with open(tmp["residuals"], "w", newline="", encoding="utf-8") as f:
             rows = [asdict(r) for r in g.residuals]
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -120,11 +135,7 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
         }
         scores = None
         if truth is not None:
-            scores = score_parcels(result.parcels, read_vector(truth, layer="parcels")).to_dict()
-            med, p95 = hausdorff_targets(result.sheet.scale)
-            scores["targets_met"] = bool(scores["pq"] >= 0.97 and scores["number_accuracy"] >= 0.97
-                                         and scores["hausdorff_median_m"] <= med and scores["hausdorff_p95_m"] <= p95)
-            summary["scores"] = scores
+            scores = summary["scores"] = score_sheet(result.parcels, truth, result.sheet.scale)
         facts = {"Tờ bản đồ / sheet": f"{result.sheet.number} (1:{result.sheet.scale})",
                  "Nắn ảnh / georeference": f"{g.method}, {_RMS_NAME[g.summary()['rms_kind']]} {g.rms_m:.3f} m"
                  f" = {g.rms_mm:.3f} mm "
@@ -141,6 +152,64 @@ def run_sheet(image: str | os.PathLike, out: str | os.PathLike, *, gcps: str | o
         summary["outputs"] = {k: str(v) for k, v in files.items()}
         tmp["summary"].write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     return summary
+
+
+def score_sheet(parcels: gpd.GeoDataFrame, truth: str | os.PathLike, scale: int) -> dict:
+    """A sheet's parcels scored against its truth (layer ``parcels``), with whether the issue's targets are met."""
+    scores = score_parcels(parcels, read_vector(truth, layer="parcels")).to_dict()
+    med, p95 = hausdorff_targets(scale)
+    scores["targets_met"] = bool(scores["pq"] >= 0.97 and scores["number_accuracy"] >= 0.97
+                                 and scores["hausdorff_median_m"] <= med and scores["hausdorff_p95_m"] <= p95)
+    return scores
+
+
+def join_sheets(outs: Sequence[str | os.PathLike]) -> tuple[gpd.GeoDataFrame, list[Finding]]:
+    """The parcels of digitized sheets (``run_sheet`` outputs) as one layer, each parcel cut
+    by a sheet edge joined with its unlabelled pieces on the neighbouring sheets.
+
+    A sheet shows only its part of a parcel that runs on across its frame; the sheet
+    holding the parcel's label has the parcel, and the others have unlabelled pieces
+    (layer ``edge_pieces``).  Pieces that join no parcel are left out (roads, or parcels of
+    sheets not given).  A joined parcel loses its ``cut_by_sheet_edge`` flag, and its area
+    is checked against its label again.  Returns the layer and the joins as repaired findings.
+    """
+    layers, extents, scales = [], {}, []
+    for out in outs:
+        parcels = read_vector(out, layer="parcels")
+        if not len(parcels):
+            continue
+        number = str(parcels["sheet_no"].iloc[0])
+        sheet = parse_sheet(number, northing_hint=float(np.mean(parcels.total_bounds[[1, 3]])))
+        extents[number], crs = sheet.extent, parcels.crs
+        scales.append(sheet.scale)
+        layers.append(parcels.assign(_piece=False))
+        if EDGE_PIECES in list_layers(out):
+            layers.append(read_vector(out, layer=EDGE_PIECES).assign(_piece=True))
+    if not layers:
+        raise InputError("no digitized sheets to join", hint="digitize the sheets first")
+    df = gpd.GeoDataFrame(pd.concat(layers, ignore_index=True), geometry="geometry", crs=crs)
+    df["parcel_no"] = df["parcel_no"].astype("Int64")
+    joined, findings = join_across_sheets(df, extents, scale=max(scales))
+    heads = np.zeros(len(joined), dtype=bool)
+    heads[[f.feature_ids[0] for f in findings]] = True
+    heads &= ~joined["_piece"].to_numpy(dtype=bool)
+    area = joined.geometry.area.to_numpy()
+    label = pd.to_numeric(joined["area_label_m2"], errors="coerce").to_numpy(dtype=float)
+    off = np.abs(label - area) > area_tolerance(area, min(scales))
+    joined["qa_flags"] = [_reflag(f, o) if h else f for f, h, o in zip(joined["qa_flags"].fillna(""), heads, off)]
+    joined["area_m2"] = np.where(heads, np.round(area, 1), joined["area_m2"])
+    keep = ~joined["_piece"].to_numpy(dtype=bool)
+    new_id = np.cumsum(keep) - 1
+    findings = [Finding(f.code, f.severity, f.message, f.geometry, (int(new_id[f.feature_ids[0]]),))
+                for f in findings if keep[f.feature_ids[0]]]
+    out = joined[keep].drop(columns="_piece").reset_index(drop=True)
+    return out[[*PARCEL_COLUMNS, "geometry"]], findings
+
+
+def _reflag(flags: str, area_off: bool) -> str:
+    """A joined parcel's flags: whole again, so not cut by the edge; its area checked on the whole."""
+    codes = [c for c in flags.split(",") if c and c not in (EDGE_CUT, "area_mismatch")]
+    return ",".join(codes + (["area_mismatch"] if area_off else []))
 
 
 def _start_scan(pool: ThreadPoolExecutor, jobs: list[Future], image: np.ndarray, path: Path, crs: CRS,
@@ -188,6 +257,7 @@ def find_sheets(folder: Path) -> list[dict]:
             if gcps is None and not number:
                 continue
             out.append({"slug": d.name, "image": images[0], "gcps": gcps, "sheet_no": number, "scale": meta.get("scale"),
+                        "commune": meta.get("commune_code"),
                         "truth": d / "truth.gpkg" if (d / "truth.gpkg").exists() else None})
     return out
 
@@ -200,8 +270,8 @@ def _job(sheet: dict, out_dir: str, crs: str, method: str, truth: bool, auto_gcp
         s = run_sheet(sheet["image"], out, gcps=None if auto else sheet["gcps"], crs=crs, scale=sheet["scale"],
                       sheet_no=sheet["sheet_no"], method=method, overwrite=True,
                       truth=sheet["truth"] if truth else None, auto_gcps=auto)
-        return {"sheet": sheet["slug"], "status": "done", "parcels": s["parcels"], "scores": s.get("scores"),
-                "timings_s": s["timings_s"]}
+        return {"sheet": sheet["slug"], "sheet_no": s["sheet_no"], "status": "done", "parcels": s["parcels"],
+                "scores": s.get("scores"), "timings_s": s["timings_s"]}
     except LandrecError as exc:
         return {"sheet": sheet["slug"], "status": "failed", "error": exc.message}
 
@@ -213,8 +283,10 @@ def run_district(folder: Path, out_dir: Path, *, crs: str, method: str = "auto",
 
     Sheets run in ``workers`` local processes, or on the Dask distributed cluster at
     ``scheduler``.  A sheet without a control-point file, and every sheet with
-    ``auto_gcps``, is georeferenced from the grid crosses found on its scan.  Returns
-    per-sheet statuses and counts.
+    ``auto_gcps``, is georeferenced from the grid crosses found on its scan.  The sheets
+    done are then joined into ``out_dir/district.gpkg`` (:func:`write_district`).  Returns
+    per-sheet statuses and counts (with ``truth``, the scores of each sheet alone and,
+    as ``scores_joined``, of its parcels made whole across the sheet edges).
     """
     from tqdm import tqdm
 
@@ -230,8 +302,8 @@ def run_district(folder: Path, out_dir: Path, *, crs: str, method: str = "auto",
         done = out_dir / f"{s['slug']}.json"
         if done.exists():
             prev = json.loads(done.read_text(encoding="utf-8"))
-            results.append({"sheet": s["slug"], "status": "skipped", "parcels": prev.get("parcels"),
-                            "scores": prev.get("scores")})
+            results.append({"sheet": s["slug"], "sheet_no": prev.get("sheet_no"), "status": "skipped",
+                            "parcels": prev.get("parcels"), "scores": prev.get("scores")})
         else:
             todo.append(s)
     bar = tqdm(total=len(todo), desc="sheets", unit="sheet", disable=not progress)
@@ -253,6 +325,41 @@ def run_district(folder: Path, out_dir: Path, *, crs: str, method: str = "auto",
                 bar.update(1)
     bar.close()
     results.sort(key=lambda r: r["sheet"])
-    return {"sheets": results, "done": sum(r["status"] == "done" for r in results),
-            "skipped": sum(r["status"] == "skipped" for r in results),
-            "failed": sum(r["status"] == "failed" for r in results)}
+    out = {"sheets": results, "done": sum(r["status"] == "done" for r in results),
+           "skipped": sum(r["status"] == "skipped" for r in results),
+           "failed": sum(r["status"] == "failed" for r in results)}
+    finished = [s for s in sheets if any(r["sheet"] == s["slug"] and r["status"] != "failed" for r in results)]
+    if finished:
+        out["district"] = write_district(out_dir, finished, truth=truth)
+        for r in results:
+            if r["sheet"] in out["district"]["scores"]:
+                r["scores_joined"] = out["district"]["scores"][r["sheet"]]
+    return out
+
+
+def write_district(out_dir: Path, sheets: Sequence[dict], *, truth: bool = False) -> dict:
+    """Join the digitized ``sheets`` (as :func:`find_sheets` lists them) into ``out_dir/district.gpkg``.
+
+    Layer ``parcels`` holds every sheet's parcels, those cut by a shared sheet edge joined
+    whole (:func:`join_sheets`), with the sheet's ``commune_code`` where its ``sheet.json``
+    gives one; layer ``edge_matches`` lists the joins.  With ``truth``, each sheet's parcels
+    are scored against its truth again, whole.  Returns the path, counts and those scores.
+    """
+    parcels, joins = join_sheets([out_dir / f"{s['slug']}.gpkg" for s in sheets])
+    summaries = {s["slug"]: json.loads((out_dir / f"{s['slug']}.json").read_text(encoding="utf-8")) for s in sheets}
+    communes = {summaries[s["slug"]]["sheet_no"]: s.get("commune") for s in sheets}
+    if all(communes.values()):
+        parcels.insert(0, "commune_code", parcels["sheet_no"].map(communes))
+    path = out_dir / DISTRICT_OUT
+    with Outputs(overwrite=True) as o:
+        tmp = o.path(path)
+        to_vector(parcels, tmp, "parcels")
+        if joins:
+            to_vector(findings_frame(joins, parcels.crs), tmp, "edge_matches")
+    scores = {}
+    for s in sheets:
+        if truth and s.get("truth") is not None:
+            summary = summaries[s["slug"]]
+            scores[s["slug"]] = score_sheet(parcels[parcels["sheet_no"] == summary["sheet_no"]], s["truth"],
+                                            summary["scale"])
+    return {"path": str(path), "parcels": len(parcels), "joined_across_edges": len(joins), "scores": scores}

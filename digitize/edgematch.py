@@ -32,12 +32,15 @@ def join_across_sheets(
     scale: int,
     number_col: str = "parcel_no",
     group_col: str = "sheet_no",
+    area_label_col: str = "area_label_m2",
 ) -> tuple[gpd.GeoDataFrame, list[Finding]]:
     """Join the pieces of parcels cut by sheet edges; record each join as a repaired finding.
 
-    ``extents`` maps each sheet number (values of ``group_col``) to its extent.  The
-    joined parcel keeps the attributes of its labelled piece (else of its largest);
-    the result has a fresh 0..n-1 index.
+    ``extents`` maps each sheet number (values of ``group_col``) to its extent.  An
+    unlabelled piece joins a labelled one only if the labelled piece has no area label
+    (``area_label_col``) or the union fits that label better than the piece alone: beside
+    a parcel cut by the edge lie its neighbours' pieces too.  The joined parcel keeps the
+    attributes of its labelled piece (else of its largest); the result has a fresh 0..n-1 index.
     """
     tol = tolerances(scale)
     if len(parcels) == 0 or len(extents) < 2:
@@ -46,6 +49,9 @@ def join_across_sheets(
     geoms = np.asarray(df.geometry.values, dtype=object)
     sheets = df[group_col].to_numpy()
     numbers = df[number_col].to_numpy() if number_col in df.columns else np.full(len(df), None)
+    labels = (pd.to_numeric(df[area_label_col], errors="coerce").to_numpy(dtype=float) if area_label_col in df.columns
+              else np.full(len(df), np.nan))
+    area = shapely.area(geoms)
     frames = {k: shapely.boundary(box(*e)) for k, e in extents.items()}
     zone = {k: shapely.buffer(f, tol.snap_m) for k, f in frames.items()}
     on_edge = np.zeros(len(df), dtype=bool)
@@ -70,6 +76,8 @@ def join_across_sheets(
         ni, nj = numbers[i], numbers[j]
         if not (pd.isna(ni) or pd.isna(nj) or ni == nj):
             continue
+        if pd.isna(ni) != pd.isna(nj) and not _fits_label(area, labels, *((j, i) if pd.isna(ni) else (i, j))):
+            continue
         pairs.append((i, j))
     if not pairs:
         return df, []
@@ -78,7 +86,6 @@ def join_across_sheets(
     _, label = connected_components(coo_matrix((np.ones(len(pa)), (pa, pb)), shape=(n, n)), directed=False)
     findings: list[Finding] = []
     drop: list[int] = []
-    area = shapely.area(geoms)
     for comp in np.unique(label[np.concatenate([pa, pb])]):
         members = np.flatnonzero(label == comp)
         labelled = members[~pd.isna(numbers[members])]
@@ -89,7 +96,9 @@ def join_across_sheets(
         joined = geoms[head]
         for r in rest:
             joined = shapely.union(joined, shapely.snap(geoms[r], joined, tol.snap_m))
-        joined = _solid(joined, tol.gap_min_area_m2)
+        seam = shapely.union_all([shapely.intersection(zone[a], zone[b]) for a in set(sheets[members])
+                                  for b in set(sheets[members]) if a < b])
+        joined = _solid(_weld(joined, seam, tol.snap_m), tol.gap_min_area_m2)
         df.at[head, "geometry"] = joined
         drop += list(rest)
         names = ", ".join(f"{sheets[r]}" for r in rest)
@@ -102,6 +111,21 @@ def join_across_sheets(
     renumber = dict(zip(kept, range(len(kept))))
     findings = [Finding(f.code, f.severity, f.message, f.geometry, (renumber[f.feature_ids[0]],)) for f in findings]
     return out.reset_index(drop=True), findings
+
+
+def _weld(geom, seam, gap: float):
+    """Close the slits narrower than ``2 * gap`` between pieces where they meet, inside ``seam``
+    (the band along the shared sheet edges) only: each sheet traced the edge a little apart."""
+    closed = shapely.buffer(shapely.buffer(geom, gap, join_style="mitre"), -gap, join_style="mitre")
+    return shapely.union(geom, shapely.intersection(closed, seam))
+
+
+def _fits_label(area: np.ndarray, labels: np.ndarray, labelled: int, piece: int) -> bool:
+    """Whether the labelled piece's area label (if any) fits it with the unlabelled piece better than alone."""
+    label = labels[labelled]
+    if not label > 0:
+        return True
+    return abs(area[labelled] + area[piece] - label) < abs(area[labelled] - label)
 
 
 def _solid(geom, min_hole: float):

@@ -30,6 +30,7 @@ from gis.sheets import SCALES, Sheet, parse_sheet, sheet_at
 from gis.topology import EDGE_CUT, Finding, area_tolerance, check_parcels, qa_flags
 
 __all__ = [
+    "EDGE_PIECE",
     "PARCEL_COLUMNS",
     "ScanResult",
     "digitize_scan",
@@ -50,6 +51,9 @@ ROAD_ELONGATION = 8.0
 #: water, even with a number on it (road names carry numbers: "Đường tỉnh 299"), unless its
 #: label's area is its own (a long canal parcel, labelled as parcels are)
 ROAD_NETWORK_ELONGATION = 100.0
+#: why an unlabelled region at the frame is not a parcel of this sheet: it is the piece of a
+#: parcel labelled on the neighbouring sheet, which ``digitize district`` joins to it
+EDGE_PIECE = "piece of a parcel of a neighbouring sheet (at the frame, no label)"
 #: half the length of a grid cross's arm on paper, mm (the crosses are 1 cm wide)
 CROSS_ARM_MM = 5.0
 #: an unlabelled piece joins a labelled neighbour when the label's area fits the union within this
@@ -278,6 +282,9 @@ def _sort_regions(regions: gpd.GeoDataFrame, labels: dict[int, Label], sheet: Sh
     width_mm = width_m / sheet.scale * 1000.0  # on paper
     elongation = perimeter / 2 / np.maximum(width_m, 1e-9)
     touches_edge = ~shapely.within(geoms, inner)
+    # a thin region along the frame is the sliver of a parcel going on across it more often than a
+    # road: it waits as a piece, and the district's edge matching joins it only where a label fits
+    along_frame = touches_edge & shapely.within(geoms, frame.boundary.buffer(ROAD_WIDTH_MM * sheet.scale / 1000.0))
     reasons = []
     for i, region in enumerate(regions["region"]):
         lab = labels.get(int(region))
@@ -289,10 +296,12 @@ def _sort_regions(regions: gpd.GeoDataFrame, labels: dict[int, Label], sheet: Sh
             reasons.append("road or water network (long and narrow beyond a parcel; no area of its own on it)")
         elif lab is not None and lab.parcel_no is not None:
             reasons.append("")
+        elif lab is None and along_frame[i]:
+            reasons.append(EDGE_PIECE)
         elif width_mm[i] < ROAD_WIDTH_MM and elongation[i] > ROAD_ELONGATION:
             reasons.append("road or water (long, narrow, no parcel number)")
         elif lab is None and touches_edge[i]:
-            reasons.append("piece of a parcel of a neighbouring sheet (at the frame, no label)")
+            reasons.append(EDGE_PIECE)
         else:  # a parcel, labelled or not: one whose label was not read is flagged for a human
             reasons.append("")
     reasons = np.array(reasons, dtype=object)

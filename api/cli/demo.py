@@ -33,7 +33,7 @@ def demo(ctx: click.Context, out_dir: Path, sample: Path, workers: int, no_serve
     from cadastre.load import load_file
     from cadastre.reference import load_reference
     from cadastre.register import open_register
-    from digitize.district import run_district
+    from digitize.district import DISTRICT_OUT, run_district
     from styles.embed import embed_styles
 
     manifest = json.loads((sample / "district.json").read_text(encoding="utf-8"))
@@ -45,13 +45,10 @@ def demo(ctx: click.Context, out_dir: Path, sample: Path, workers: int, no_serve
     result = run_district(sample, digitized, crs=crs, workers=workers, truth=True, progress=progress_enabled())
     failed = [r for r in result["sheets"] if r["status"] == "failed"]
 
-    click.echo(f"2/3 loading into {store}", err=True)
-    commune_of = {Path(s["dir"]).name: s["commune"] for s in manifest["sheets"]}
-    loaded = {r["sheet"]: load_file(store, digitized / f"{r['sheet']}.gpkg", commune=commune_of.get(r["sheet"]),
-                                    hold_ambiguous=True)
-              for r in result["sheets"] if r["status"] != "failed"}
+    click.echo(f"2/3 loading {digitized / DISTRICT_OUT} into {store}", err=True)
+    report = load_file(store, result["district"]["path"], hold_ambiguous=True) if "district" in result else None
     ref = {}
-    if loaded:
+    if report is not None:
         reg = open_register(store)
         try:
             ref = {**load_reference(reg, sample / "truth"), **load_reference(reg, sample / "base")}
@@ -60,7 +57,7 @@ def demo(ctx: click.Context, out_dir: Path, sample: Path, workers: int, no_serve
     embed_styles(store)
 
     click.echo("3/3 summary", err=True)
-    click.echo(_summary(result, loaded, ref))
+    click.echo(_summary(result, report, ref))
     if failed:
         for r in failed:
             click.echo(f"sheet {r['sheet']} failed: {r['error']}", err=True)
@@ -73,21 +70,26 @@ def demo(ctx: click.Context, out_dir: Path, sample: Path, workers: int, no_serve
                write_config=None, overwrite=False)
 
 
-def _summary(result: dict, loaded: dict, ref: dict) -> str:
-    """Parcels per sheet and the scores against the truth, as a table."""
+def _summary(result: dict, report, ref: dict) -> str:
+    """Parcels per sheet and the scores against the truth (whole across sheet edges), as a table."""
     head = (f"{'sheet':<16}{'status':<9}{'parcels':>8}{'truth':>7}{'PQ':>7}{'numbers':>9}"
             f"{'H med m':>9}{'H p95 m':>9}{'targets':>9}{'loaded':>8}{'held':>6}")
     lines = [head, "-" * len(head)]
+    loaded = {s.sheet_no: s.inserted + s.changed + s.unchanged for s in report.sheets} if report else {}
+    held = report.held_by_sheet if report else {}
     for r in result["sheets"]:
-        s = r.get("scores") or {}
-        rep = loaded.get(r["sheet"])
-        n_loaded = sum(x.inserted + x.changed + x.unchanged for x in rep.sheets) if rep else 0
+        s = r.get("scores_joined") or r.get("scores") or {}
+        no = r.get("sheet_no", "")
         lines.append(
             f"{r['sheet']:<16}{r['status']:<9}{r.get('parcels') or 0:>8}{s.get('true_parcels', ''):>7}"
             f"{_f(s.get('pq')):>7}{_f(s.get('number_accuracy')):>9}{_f(s.get('hausdorff_median_m')):>9}"
             f"{_f(s.get('hausdorff_p95_m')):>9}{('met' if s.get('targets_met') else 'MISSED') if s else '':>9}"
-            f"{n_loaded:>8}{rep.held if rep else 0:>6}")
+            f"{loaded.get(no, 0):>8}{held.get(no, 0):>6}")
     lines.append("")
+    if "district" in result:
+        d = result["district"]
+        lines.append(f"{d['joined_across_edges']} parcels cut by a sheet edge were made whole from their pieces on "
+                     f"the neighbouring sheets ({d['path']}); the scores are of the whole parcels")
     lines.append("held: parcels whose number was not read or is repeated on its sheet; they wait for a "
                  "land officer (see each sheet's .qa.html)")
     lines.append("base layers: " + ", ".join(f"{k} {v}" for k, v in ref.items()))

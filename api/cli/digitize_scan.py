@@ -85,8 +85,21 @@ def scan(image: str, gcps_path: str | None, auto_gcps: bool, crs: str, scale: in
 
 def _district_text(d: dict) -> str:
     rows = [f"{s['sheet']}: {s['status']}" + (f", {s['parcels']} parcels" if "parcels" in s else "")
-            + (f" ({s['error']})" if s.get("error") else "") for s in d["sheets"]]
-    return "\n".join(rows + [f"done {d['done']}, skipped {d['skipped']}, failed {d['failed']}"])
+            + (f" ({s['error']})" if s.get("error") else "") + _scores_text(s.get("scores_joined") or s.get("scores"))
+            for s in d["sheets"]]
+    rows.append(f"done {d['done']}, skipped {d['skipped']}, failed {d['failed']}")
+    if "district" in d:
+        j = d["district"]
+        rows.append(f"district: {j['parcels']} parcels, {j['joined_across_edges']} joined across sheet edges -> {j['path']}")
+    return "\n".join(rows)
+
+
+def _scores_text(s: dict | None) -> str:
+    """A sheet's scores in one phrase (whole across sheet edges when the district joined them)."""
+    if not s:
+        return ""
+    return (f"; PQ {s['pq']:.3f}, numbers {s['number_accuracy']:.3f}, Hausdorff median {s['hausdorff_median_m']:.3f} m,"
+            f" p95 {s['hausdorff_p95_m']:.3f} m, targets {'met' if s['targets_met'] else 'MISSED'}")
 
 
 @click.command()
@@ -107,7 +120,9 @@ def district(folder: str, out: str | None, crs: str, method: str, workers: int, 
 
     FOLDER holds one sub-folder per sheet: an image, and gcps.csv or .points, or a
     sheet.json naming the sheet (number), whose control points are then found on the
-    scan (frame and grid crosses).  A re-run skips sheets already done.
+    scan (frame and grid crosses).  A re-run skips sheets already done.  The sheets are
+    then joined into OUT/district.gpkg: a parcel cut by the edge between two sheets
+    is made whole from its pieces.
     """
     from digitize.district import run_district
 

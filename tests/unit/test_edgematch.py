@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from digitize.edgematch import join_across_sheets
 from gis.sheets import parse_sheet
@@ -55,3 +55,27 @@ def test_touching_at_a_corner_or_inside_one_sheet_is_not_a_join():
                 (None, A.number, box(E - 30, N - 20, E, N))])
     out, found = join_across_sheets(df, EXTENTS, scale=1000)
     assert len(out) == 3 and found == []
+
+
+def test_a_piece_joins_only_where_the_label_s_area_fits():
+    """Beside a cut parcel lies its neighbour's piece too: the area label tells them apart."""
+    df = layer([(5, A.number, box(E - 30, N, E, N + 20)),  # 600 m² drawn on A, label says 800
+                (None, B.number, box(E, N, E + 10, N + 20)),  # its 200 m² piece on B
+                (6, A.number, box(E - 30, N + 20, E, N + 40)),  # whole on A: label 600 = drawn
+                (None, B.number, box(E, N + 20, E + 10, N + 40))])  # a piece of something else beside it
+    df["area_label_m2"] = [800.0, None, 600.0, None]
+    out, found = join_across_sheets(df, EXTENTS, scale=1000)
+    assert sorted(out["parcel_no"].dropna().tolist()) == [5, 6] and len(out) == 3 and len(found) == 1
+    assert out.loc[out["parcel_no"] == 5].geometry.iloc[0].area == pytest.approx(800.0)
+    assert out.loc[out["parcel_no"] == 6].geometry.iloc[0].area == pytest.approx(600.0)
+
+
+def test_pieces_traced_a_hand_apart_on_two_scans_are_welded_whole():
+    """Each scan traces the sheet edge a little apart (8 cm at 1:1000), its corners elsewhere: one polygon still."""
+    head = Polygon([(E - 30, N), (E - 0.04, N), (E - 0.04, N + 20), (E - 30, N + 20)])
+    piece = Polygon([(E + 0.04, N + 0.3), (E + 10, N), (E + 10, N + 20), (E + 0.04, N + 19.7)])
+    df = layer([(5, A.number, head), (None, B.number, piece)])
+    out, _ = join_across_sheets(df, EXTENTS, scale=1000)
+    g = out.geometry.iloc[0]
+    assert len(out) == 1 and g.geom_type == "Polygon" and len(g.interiors) == 0
+    assert g.area == pytest.approx(head.area + piece.area, abs=2.0)

@@ -9,7 +9,7 @@ from shapely.geometry import box
 
 from digitize.georef import ControlPoints, fit_georeference
 from digitize.labels import Label
-from digitize.scan import _sort_regions, regions_on_frame
+from digitize.scan import EDGE_PIECE, _sort_regions, regions_on_frame
 from gis.sheets import parse_sheet
 
 SHEET = parse_sheet("361561-5-(7)", northing_hint=2_360_000)  # 1:500, 250 m x 250 m
@@ -57,3 +57,13 @@ def test_the_regions_the_frame_runs_through():
     regions[200:800, 200:800] = 1  # a parcel inside
     regions[120:130, 120:880] = 0  # line-work
     assert regions_on_frame(regions, SHEET, georef, px_per_mm=4.0) == {2}
+
+
+def test_a_thin_unlabelled_sliver_along_the_frame_waits_as_a_piece_not_a_road():
+    """The last 3 m of a neighbour's parcel, cut by the frame: long and narrow like a road, but along the frame."""
+    e0, n0, e1, n1 = SHEET.extent
+    sliver = box(e1 - 3, n0 + 100, e1, n0 + 140)
+    road = box(e0 + 100, n0 + 2, e0 + 104, n0 + 150)  # crosses the frame into the sheet: a road
+    parcels, others = _sort_regions(_regions(sliver, road), {}, SHEET, px_m=0.05)
+    assert len(parcels) == 0
+    assert others["reason"].tolist() == [EDGE_PIECE, "road or water (long, narrow, no parcel number)"]
