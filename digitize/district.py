@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
+from digitize.edgematch import join_across_sheets
 from digitize.georef import Georeference, read_gcps
 from digitize.gridcross import find_control_points, place_sheet
 from digitize.metrics import hausdorff_targets, score_parcels
 from digitize.raster import ink_channel, read_scan, warp_scan, write_cog
 from digitize.report import write_qa_report
-from digitize.edgematch import join_across_sheets
 from digitize.scan import EDGE_PIECE, PARCEL_COLUMNS, digitize_scan
 from gis.crs import resolve_crs
 from gis.errors import InputError, LandrecError

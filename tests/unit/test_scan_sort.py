@@ -61,7 +61,7 @@ def test_the_regions_the_frame_runs_through():
 
 def test_a_thin_unlabelled_sliver_along_the_frame_waits_as_a_piece_not_a_road():
     """The last 3 m of a neighbour's parcel, cut by the frame: long and narrow like a road, but along the frame."""
-    e0, n0, e1, n1 = SHEET.extent
+    e0, n0, e1, _ = SHEET.extent
     sliver = box(e1 - 3, n0 + 100, e1, n0 + 140)
     road = box(e0 + 100, n0 + 2, e0 + 104, n0 + 150)  # crosses the frame into the sheet: a road
     parcels, others = _sort_regions(_regions(sliver, road), {}, SHEET, px_m=0.05)
