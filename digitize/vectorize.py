@@ -710,9 +710,11 @@ def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_
     group joins each region of ``lab`` it touches across such a gap that is about as
     narrow as the group (the rest of the road); ``joins`` holds (strip number, region)
     pairs.  A group is a strip when it has the minimum area and is ``elongation``
-    times longer than wide; a group that is not joins only a region 1.5 times longer
-    than that (clearly a road: the group is a piece of it at a junction or a short
-    name), else it is dissolved.  Returns None when there is no strip.
+    times longer than wide; a group that is not joins a region 1.5 times longer than
+    that (clearly a road: the group is a piece of it at a junction or a short name), or
+    one it goes on along (within 30°) when the two together are that long (a ditch whose
+    name cuts it into cells alternately under and over the minimum area), else it is
+    dissolved.  Returns None when there is no strip.
     """
     pick = small.copy()
     pick[0] = False
@@ -733,11 +735,16 @@ def _strip_pieces(lab: np.ndarray, stats: np.ndarray, small: np.ndarray, *, min_
     box_len = np.hypot(stats[pairs[:, 1], 2], stats[pairs[:, 1], 3])
     pairs = pairs[stats[pairs[:, 1], 4] <= 1.5 * width[pairs[:, 0]] * box_len]
     joins = []
+    along = np.cos(np.radians(30.0))
     for g, r in pairs:
         x, y, w, h = stats[r, :4]
         _, one = _pieces(lab[y:y + h, x:x + w] == r)
-        length, wide = one[1:, 4].max(), one[1:, 5].max()
-        if wide <= 1.5 * width[g] and (is_strip[g] or length >= 1.5 * elongation * wide):
+        k = 1 + int(np.argmax(one[1:, 4]))
+        length, wide = one[k, 4], one[1:, 5].max()
+        # the group goes on along the region: together they are a strip (a ditch cut by its hatching)
+        continues = (abs(one[k, 2] * st[g, 2] + one[k, 3] * st[g, 3]) >= along
+                     and st[g, 4] + length >= elongation * width[g])
+        if wide <= 1.5 * width[g] and (is_strip[g] or continues or length >= 1.5 * elongation * wide):
             joins.append((g, r))
     joins = np.array(joins, dtype=np.int64).reshape(-1, 2)
     is_strip[joins[:, 0]] = True

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from scipy import ndimage as ndi
 from shapely.geometry import box
 
-from digitize.vectorize import close_gaps, darkness, ink_mask, split_linework, vectorize
+from digitize.vectorize import close_gaps, darkness, ink_mask, partition, split_linework, vectorize
 from gis.errors import DigitizeError
 
 PPMM = 200 / 25.4  # 200 dpi
@@ -352,3 +352,25 @@ def test_a_faded_thin_line_still_divides_but_paper_texture_does_not(grey):
     assert _cells(vectorize(faded, px_per_mm=PPMM)) == 2
     blank = _textured(_two_cells(lambda d, x, y0, y1: None))
     assert _cells(vectorize(blank, px_per_mm=PPMM)) == 1
+
+
+@pytest.mark.parametrize("bar", [1, 2])
+def test_a_ditch_cut_by_the_letters_of_its_name_stays_one_strip(bar):
+    """A ditch between two close lines, cut by its name's strokes (``bar`` px, thinner than the
+    lines: 3 px) into cells that
+    alternate under and over the minimum area, none alone long enough to be a road: together
+    they are one strip, so the parcels on either side stop at the ditch's lines."""
+    lines = np.zeros((700, 200), dtype=bool)
+    lines[[0, -1], :] = lines[:, [0, -1]] = True
+    xl, xr = 90, 99  # the ditch's lines, 3 px wide; its inside 6 px (columns 93-98)
+    lines[:, xl:xl + 3] = lines[:, xr:xr + 3] = True
+    y, short = 20, True
+    lines[y - bar:y, xl:xr + 3] = True
+    while y < 600:  # cells of 32 px (192 px², under the minimum) and 47 px (282 px², over it)
+        y += (32 if short else 47) + bar
+        lines[y - bar:y, xl:xr + 3] = True
+        short = not short
+    lab = partition(lines, min_area_px=248, bridge_px=3)
+    left, right = lab[350, 40], lab[350, 160]
+    inside = lab[20:y - bar, xl + 3:xr]
+    assert not (inside == left).any() and not (inside == right).any()
