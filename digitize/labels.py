@@ -1169,7 +1169,8 @@ def _score(lab: Label, area_m2: float | None) -> float:
 
 def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines: np.ndarray | None = None,
                 dark: np.ndarray | None = None, m_per_px: float | None = None, workers: int = 2,
-                batch_rows: int = 150, cut: frozenset[int] = frozenset()) -> dict[int, Label]:
+                batch_rows: int = 150, cut: frozenset[int] = frozenset(),
+                others: list[Label] | None = None) -> dict[int, Label]:
     """Read the label of every region that has text; returns {region id: Label}.
 
     ``text`` is the non-line ink (see :func:`digitize.vectorize.split_linework`),
@@ -1180,7 +1181,9 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     a region holding several labels keeps the one whose area agrees with the region's,
     and a label whose area does not agree loses half its confidence, unless its region is
     one of ``cut`` (regions the sheet frame cuts: their labels give the whole parcel) and
-    the label gives more.  The numbers are then checked against each other
+    the label gives more; the labels it does not keep are added to ``others`` (a list, if
+    given: a region holding several labels may be parcels whose boundary was not found).
+    The numbers are then checked against each other
     (:func:`_check_numbers`); one still read twice on the sheet loses half its confidence
     in both places.
     """
@@ -1215,6 +1218,9 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         old = out.get(lab.region)
         if old is None or _score(lab, area_m2) > _score(old, area_m2):
             out[lab.region] = lab
+            old, lab = lab, old
+        if lab is not None and others is not None:
+            others.append(lab)
     _check_numbers(list(out.values()), text, lines, dark, workers=workers, batch_rows=batch_rows,
                    area_of=area_of if pixels is not None else None)
     twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)

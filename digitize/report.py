@@ -51,6 +51,8 @@ FINDING_TEXT: dict[str, tuple[str, str]] = {
     "outside_province": ("Nằm ngoài tỉnh", "outside the province"),
     "merged_piece": ("Đã ghép mảnh không nhãn vào thửa theo diện tích trên nhãn (kiểm tra đường ranh)",
                      "unlabelled piece joined by the label's area (check the line)"),
+    "restored_boundary": ("Đường ranh mờ, dựng lại theo hai nhãn và diện tích (kiểm tra đường ranh)",
+                          "faint boundary drawn again from two labels and their areas (check the line)"),
     "low_confidence": ("Độ tin cậy đọc nhãn thấp", "label read with low confidence"),
 }
 

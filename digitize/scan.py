@@ -20,6 +20,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import box
 
+from digitize.crowded import Cut, split_crowded
 from digitize.georef import ControlPoints, Georeference, fit_georeference
 from digitize.gridcross import GRID_MM, refine_control_points
 from digitize.labels import Label, read_labels, restore_decimal
@@ -153,17 +154,20 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     lap("vectorize")
 
     step("labels")
+    others: list[Label] = []
     labels = read_labels(vec.text, vec.labels, px_per_mm=px_per_mm, lines=vec.lines, dark=vec.dark, m_per_px=px_m,
-                         cut=regions_on_frame(vec.labels, sheet, georef, px_per_mm=px_per_mm))
+                         cut=regions_on_frame(vec.labels, sheet, georef, px_per_mm=px_per_mm), others=others)
+    regions_px, labels, cuts = split_crowded(vec.regions, labels, others, vec.dark, vec.text, m_per_px=px_m)
     lap("labels")
 
     step("parcels")
-    regions = regions_to_map(vec.regions, georef, crs=crs)
+    regions = regions_to_map(regions_px, georef, crs=crs)
     parcels, dropped = _sort_regions(regions, labels, sheet, px_m)
     if len(parcels) == 0:
         raise DigitizeError("no parcels were found on the sheet",
                             hint="check that the image is a cadastral sheet and the control points fit it")
     parcels, repairs = merge_pieces(parcels, scale=sheet.scale)
+    repairs += _restored(parcels, cuts, georef)
     findings = check_parcels(parcels, scale=sheet.scale, sheet_extent=sheet.extent,
                              allowed_gaps=gpd.GeoSeries(dropped.geometry.values, crs=crs) if len(dropped) else None)
     findings = repairs + findings
@@ -173,6 +177,24 @@ def digitize_scan(image: np.ndarray, gcps: ControlPoints, *, crs: CRS, scale: in
     parcels["confidence"] = (parcels["confidence"] * (0.8 ** penalty)).round(3)
     lap("parcels")
     return ScanResult(parcels, findings, georef, sheet, dropped, labels, timings, vec)
+
+
+def _restored(parcels: gpd.GeoDataFrame, cuts: list[Cut], georef: Georeference) -> list[Finding]:
+    """A ``restored_boundary`` finding on both parcels of each line drawn again between two labels."""
+    if not cuts:
+        return []
+    tree = shapely.STRtree(parcels.geometry.values)
+    out = []
+    for c in cuts:
+        line = shapely.LineString(georef.to_map(np.asarray(shapely.get_coordinates(c.line))))
+        ids = tuple(int(parcels.index[k]) for k in tree.query(line.interpolate(0.5, normalized=True),
+                                                                predicate="dwithin", distance=0.5))
+        numbers = " / ".join(_number(parcels, parcels.index.get_loc(i)) for i in ids) or "?"
+        out.append(Finding("restored_boundary", "warning",
+                           f"parcels {numbers}: their boundary is too faint on the scan; it was drawn again along the "
+                           f"darkest line between their labels (contrast {c.contrast:.0f}/255), each side fitting its "
+                           "label's area; check the line", line, ids))
+    return out
 
 
 def regions_on_frame(regions: np.ndarray, sheet: Sheet, georef: Georeference, *, px_per_mm: float) -> frozenset[int]:

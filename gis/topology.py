@@ -80,6 +80,7 @@ CODES: dict[str, str] = {
     "unclosed": "error",
     "outside_province": "error",
     "merged_piece": "warning",
+    "restored_boundary": "warning",
 }
 
 
