@@ -7,7 +7,9 @@ between the two labels along which the scan is darkest (a Radon transform of the
 region's darkness, the labels' own ink left out).  The region is cut there only when
 the line stands out from the paper, runs on across the region, and each side's area
 agrees with its labels' (or the line is as dark and whole as a drawn one: the areas may be
-misread).
+misread).  A region with one label, much larger than the label says, is looked at the same
+way: a line as whole as a drawn one, clear of the label, that leaves the label's side its
+area cuts off a parcel whose label was not read (it goes on, unnumbered, for a human).
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ MIN_SPREADS = 4.0
 #: whole is the boundary even when the labels' areas, misread, cannot confirm it
 MIN_WHOLE = 0.6
 STRONG, STRONG_WHOLE = 40.0, 0.85
-#: a region more than this many times larger than its labels say is no set of parcels; pixels
-#: sampled at most, per region
-MAX_OVER = 2.0
+#: a region more than MAX_OVER times larger than its labels say is no set of parcels; one with one
+#: label is looked at when MIN_OVER to MAX_OVER_ONE times larger than it says; pixels sampled at
+#: most, per region
+MAX_OVER, MIN_OVER, MAX_OVER_ONE = 2.0, 1.3, 3.0
 MAX_PIXELS = 200_000
+#: the smaller side of a cut, at least this share of the region
+MIN_SHARE = 0.2
 #: angles tried, degrees; the darkest lines tried, darkest first, until one fits the areas
 ANGLE_STEP = 0.5
 MAX_TRIED = 40
@@ -68,44 +73,48 @@ def split_crowded(regions: gpd.GeoDataFrame, labels: Mapping[int, Label], others
     for lab in others:
         if _parcel_label(lab) and lab.region in labels:
             crowd.setdefault(lab.region, []).append(lab)
+    # a region much larger than its one label says: a parcel beside it whose label was not read
+    for region, lab in labels.items():
+        if region not in crowd and _parcel_label(lab) and region in set(regions["region"].to_numpy()):
+            crowd[region] = []
     out_labels = dict(labels)
-    if not crowd:
-        return regions, out_labels, []
     geoms = dict(zip(regions["region"].to_numpy(), regions.geometry.values))
-    next_id = int(regions["region"].max()) + 1
+    next_id = int(regions["region"].max()) + 1 if len(regions) else 1
     cuts: list[Cut] = []
     new_rows: list[tuple[int, Polygon]] = []
     for region, extra in crowd.items():
         kept = labels[region]
-        if not _parcel_label(kept):
+        if not _parcel_label(kept) or region not in geoms:
             continue
-        crowd_area = sum(restore_decimal(lab.area_label_m2, geoms[region].area * m_per_px**2 / (1 + len(extra)))
-                         for lab in [kept, *extra])
-        if geoms[region].area * m_per_px**2 > MAX_OVER * crowd_area:
-            continue  # a road network or the land outside the frame, with numbers on it: not a few parcels
+        area = geoms[region].area * m_per_px**2
+        want = sum(restore_decimal(lab.area_label_m2, area / (1 + len(extra))) for lab in [kept, *extra])
+        if area > (MAX_OVER if extra else MAX_OVER_ONE) * want or (not extra and area < MIN_OVER * want):
+            continue  # a road network or the land outside the frame with numbers on it; or one parcel
         todo = [(region, geoms[region], [kept, *extra])]
         while todo:
             rid, poly, labs = todo.pop()
-            if len(labs) < 2 or not isinstance(poly, Polygon):
+            if not isinstance(poly, Polygon) or (len(labs) < 2 and extra):
                 continue
             found = _best_cut(poly, labs, dark, text, m_per_px)
             if found is None:
                 continue
             line, contrast, (side_a, labs_a), (side_b, labs_b) = found
             # the side with the region's kept label (or the first) keeps the region's id
-            if any(lab is labels.get(rid) for lab in labs_b):
+            if any(lab is labels.get(rid) for lab in labs_b) or not labs_a:
                 side_a, labs_a, side_b, labs_b = side_b, labs_b, side_a, labs_a
             new = next_id
             next_id += 1
             geoms[rid] = side_a
             new_rows.append((new, side_b))
             geoms[new] = side_b
-            for lab, where in ((labs_a, rid), (labs_b, new)):
-                best = max(lab, key=lambda x: x.confidence)
-                best.region = where
-                out_labels[where] = best
+            for group, where in ((labs_a, rid), (labs_b, new)):
+                if group:
+                    best = max(group, key=lambda x: x.confidence)
+                    best.region = where
+                    out_labels[where] = best
             cuts.append(Cut(rid, new, line, contrast))
-            todo += [(rid, side_a, labs_a), (new, side_b, labs_b)]
+            if extra:
+                todo += [(rid, side_a, labs_a), (new, side_b, labs_b)]
     if not cuts:
         return regions, out_labels, []
     ids = list(regions["region"].to_numpy()) + [r for r, _ in new_rows]
@@ -124,13 +133,14 @@ def _anchor(lab: Label) -> np.ndarray:
 
 
 def _best_cut(poly: Polygon, labs: list[Label], dark: np.ndarray, text: np.ndarray, m_per_px: float):
-    """The darkest straight line across ``poly`` between its two farthest labels, if it stands out
-    and each side's area fits its labels; else None."""
+    """The darkest straight line across ``poly`` between its two farthest labels (with one label:
+    clear of it), if it stands out and each side's area fits its labels; else None."""
     pts = np.array([_anchor(lab) for lab in labs])
     d = np.linalg.norm(pts[:, None] - pts[None], axis=2)
     i, j = np.unravel_index(int(np.argmax(d)), d.shape)
-    if d[i, j] < 4:
+    if len(labs) > 1 and d[i, j] < 4:
         return None
+    bw, bh = (labs[0].bbox[2] - labs[0].bbox[0]) / 2.0, (labs[0].bbox[3] - labs[0].bbox[1]) / 2.0
     x0, y0, x1, y1 = (int(v) for v in poly.bounds)
     x0, y0 = max(x0, 0), max(y0, 0)
     x1, y1 = min(x1 + 1, dark.shape[1]), min(y1 + 1, dark.shape[0])
@@ -158,15 +168,18 @@ def _best_cut(poly: Polygon, labs: list[Label], dark: np.ndarray, text: np.ndarr
     peaks = []  # per angle, the darkest line between the two labels: (contrast, angle, offset)
     for theta in np.radians(np.arange(0.0, 180.0, ANGLE_STEP)):
         nx, ny = np.cos(theta), np.sin(theta)
-        lo, hi = sorted((a @ (nx, ny), b @ (nx, ny)))
-        if hi - lo < 4:
-            continue
         s = np.round(xs * nx + ys * ny).astype(np.int64)
         smin = s.min()
         count = np.bincount(s - smin)
         total = np.bincount(s - smin, vals)
         k = np.arange(len(count)) + smin
-        ok = (count >= 24) & (k > lo + 2) & (k < hi - 2)
+        share = np.cumsum(count) / len(s)
+        ok = (count >= 24) & (share > MIN_SHARE) & (share < 1 - MIN_SHARE)  # not along the region's edge
+        if len(labs) > 1:  # between the two labels
+            lo, hi = sorted((a @ (nx, ny), b @ (nx, ny)))
+            ok &= (k > lo + 2) & (k < hi - 2)
+        else:  # clear of the one label
+            ok &= np.abs(k - a @ (nx, ny)) > abs(bw * nx) + abs(bh * ny) + 2
         if ok.any():
             mean = np.where(ok, total / np.maximum(count, 1), -1.0)
             m = int(np.argmax(mean))
@@ -178,13 +191,13 @@ def _best_cut(poly: Polygon, labs: list[Label], dark: np.ndarray, text: np.ndarr
         if contrast < MIN_CONTRAST or contrast < MIN_SPREADS * spread:
             return None
         strong = contrast >= STRONG and whole >= STRONG_WHOLE
-        if whole < MIN_WHOLE:
+        if whole < (MIN_WHOLE if len(labs) > 1 else STRONG_WHOLE):
             continue
         n = np.array([np.cos(theta), np.sin(theta)])
         t = np.array([-n[1], n[0]])
         foot = np.array([x0, y0], dtype=float) + n * s0  # the line: {p : (p - (x0, y0)) . n = s0}
         half = Polygon([foot - t * far, foot + t * far, foot + t * far - 2 * far * n, foot - t * far - 2 * far * n])
-        sides = _sides(poly, half, labs, m_per_px, check_areas=not strong)
+        sides = _sides(poly, half, labs, m_per_px, check_areas=not strong or len(labs) == 1)
         if sides is not None:
             line = poly.intersection(shapely.LineString([foot - t * far, foot + t * far]))
             return line, contrast, *sides
@@ -202,11 +215,13 @@ def _sides(poly: Polygon, half: Polygon, labs: list[Label], m_per_px: float, *, 
     for side in (side_a, side_b):
         group = [lab for lab in labs if side.contains(shapely.Point(_anchor(lab)))]
         area = side.area * m_per_px**2
-        if not group:
-            return None
         groups.append(group)
+        if not group:  # the side cut off a region with one label: a parcel whose label was not read
+            if len(labs) > 1 or side.area < MIN_SHARE * poly.area:
+                return None
+            continue
         if not check_areas:
-            if side.area < 0.2 * poly.area:
+            if side.area < MIN_SHARE * poly.area:
                 return None
             continue
         want = sum(restore_decimal(lab.area_label_m2, area / len(group)) for lab in group)

@@ -62,5 +62,23 @@ def test_a_label_without_an_area_cuts_nothing():
     """A road's name or a coordinate read as a number is no parcel's label."""
     regions, labels, others, dark, text = _scene(120)
     others[0].area_label_m2 = None
+    labels[1].area_label_m2 = 38.0 * 28.0  # and the one label gives the whole region
     _, _, cuts = split_crowded(regions, labels, others, dark, text, m_per_px=M_PER_PX)
+    assert cuts == []
+
+
+def test_a_region_twice_its_label_is_cut_along_a_whole_line_clear_of_the_label():
+    """The right parcel's label was not read: the left one's area and a drawn line still part them."""
+    regions, labels, _, dark, text = _scene(60)
+    out, got, cuts = split_crowded(regions, labels, [], dark, text, m_per_px=M_PER_PX)
+    assert len(cuts) == 1 and len(out) == 2
+    left = out.geometry[out["region"] == 1].iloc[0]
+    assert left.area * M_PER_PX**2 == pytest.approx(14.0 * 28.0, rel=0.05)
+    assert list(got) == [1]  # the other side has no label: a parcel for a human to number
+
+
+def test_a_region_its_one_label_fits_is_left_whole():
+    regions, labels, _, dark, text = _scene(60)
+    labels[1].area_label_m2 = 38.0 * 28.0
+    _, _, cuts = split_crowded(regions, labels, [], dark, text, m_per_px=M_PER_PX)
     assert cuts == []
