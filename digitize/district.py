@@ -39,7 +39,7 @@ from digitize.georef import Georeference, read_gcps
 from digitize.gridcross import find_control_points, place_sheet
 from digitize.metrics import hausdorff_targets, score_parcels
 from digitize.raster import ink_channel, read_scan, warp_scan, write_cog
-from digitize.report import write_qa_report
+from digitize.report import render_overview, write_qa_report
 from digitize.scan import EDGE_PIECE, PARCEL_COLUMNS, digitize_scan
 from gis.crs import resolve_crs
 from gis.errors import InputError, LandrecError
@@ -170,8 +170,9 @@ def join_sheets(outs: Sequence[str | os.PathLike]) -> tuple[gpd.GeoDataFrame, li
     A sheet shows only its part of a parcel that runs on across its frame; the sheet
     holding the parcel's label has the parcel, and the others have unlabelled pieces
     (layer ``edge_pieces``).  Pieces that join no parcel are left out (roads, or parcels of
-    sheets not given).  A joined parcel loses its ``cut_by_sheet_edge`` flag, and its area
-    is checked against its label again.  Returns the layer and the joins as repaired findings.
+    sheets not given).  A joined parcel, and one along a frame that has all the area its
+    label gives, loses its ``cut_by_sheet_edge`` flag; a joined one's area is checked
+    against its label again.  Returns the layer and the joins as repaired findings.
     """
     layers, extents, scales = [], {}, []
     for out in outs:
@@ -196,7 +197,9 @@ def join_sheets(outs: Sequence[str | os.PathLike]) -> tuple[gpd.GeoDataFrame, li
     area = joined.geometry.area.to_numpy()
     label = pd.to_numeric(joined["area_label_m2"], errors="coerce").to_numpy(dtype=float)
     off = np.abs(label - area) > area_tolerance(area, min(scales))
-    joined["qa_flags"] = [_reflag(f, o) if h else f for f, h, o in zip(joined["qa_flags"].fillna(""), heads, off)]
+    # whole: joined, or along a frame with all the area its label gives (not across it)
+    whole = heads | (~off & np.isfinite(label))
+    joined["qa_flags"] = [_reflag(f, o) if w else f for f, w, o in zip(joined["qa_flags"].fillna(""), whole, off)]
     joined["area_m2"] = np.where(heads, np.round(area, 1), joined["area_m2"])
     keep = ~joined["_piece"].to_numpy(dtype=bool)
     new_id = np.cumsum(keep) - 1
@@ -207,7 +210,7 @@ def join_sheets(outs: Sequence[str | os.PathLike]) -> tuple[gpd.GeoDataFrame, li
 
 
 def _reflag(flags: str, area_off: bool) -> str:
-    """A joined parcel's flags: whole again, so not cut by the edge; its area checked on the whole."""
+    """A whole parcel's flags: not cut by the edge; its area checked on the whole."""
     codes = [c for c in flags.split(",") if c and c not in (EDGE_CUT, "area_mismatch")]
     return ",".join(codes + (["area_mismatch"] if area_off else []))
 
@@ -342,7 +345,8 @@ def write_district(out_dir: Path, sheets: Sequence[dict], *, truth: bool = False
 
     Layer ``parcels`` holds every sheet's parcels, those cut by a shared sheet edge joined
     whole (:func:`join_sheets`), with the sheet's ``commune_code`` where its ``sheet.json``
-    gives one; layer ``edge_matches`` lists the joins.  With ``truth``, each sheet's parcels
+    gives one; layer ``edge_matches`` lists the joins; ``district.qa.png`` shows them all,
+    flagged parcels red and those still cut by a frame (no neighbouring sheet) orange.  With ``truth``, each sheet's parcels
     are scored against its truth again, whole.  Returns the path, counts and those scores.
     """
     parcels, joins = join_sheets([out_dir / f"{s['slug']}.gpkg" for s in sheets])
@@ -351,15 +355,21 @@ def write_district(out_dir: Path, sheets: Sequence[dict], *, truth: bool = False
     if all(communes.values()):
         parcels.insert(0, "commune_code", parcels["sheet_no"].map(communes))
     path = out_dir / DISTRICT_OUT
+    picture = path.with_suffix(".qa.png")
+    flagged, edge = flag_masks(parcels["qa_flags"])
     with Outputs(overwrite=True) as o:
         tmp = o.path(path)
         to_vector(parcels, tmp, "parcels")
         if joins:
             to_vector(findings_frame(joins, parcels.crs), tmp, "edge_matches")
+        o.path(picture).write_bytes(render_overview(
+            parcels, title=f"{len(parcels)} thửa / parcels, {len(sheets)} tờ / sheets: {len(joins)} nối / joined, "
+            f"{int(flagged.sum())} cần kiểm tra / to check (đỏ / red), {int(edge.sum())} bị khung cắt / cut (cam / orange)"))
     scores = {}
     for s in sheets:
         if truth and s.get("truth") is not None:
             summary = summaries[s["slug"]]
             scores[s["slug"]] = score_sheet(parcels[parcels["sheet_no"] == summary["sheet_no"]], s["truth"],
                                             summary["scale"])
-    return {"path": str(path), "parcels": len(parcels), "joined_across_edges": len(joins), "scores": scores}
+    return {"path": str(path), "picture": str(picture), "parcels": len(parcels), "joined_across_edges": len(joins),
+            "flagged": int(flagged.sum()), "still_cut": int(edge.sum()), "scores": scores}

@@ -90,7 +90,8 @@ def _district_text(d: dict) -> str:
     rows.append(f"done {d['done']}, skipped {d['skipped']}, failed {d['failed']}")
     if "district" in d:
         j = d["district"]
-        rows.append(f"district: {j['parcels']} parcels, {j['joined_across_edges']} joined across sheet edges -> {j['path']}")
+        rows.append(f"district: {j['parcels']} parcels, {j['joined_across_edges']} joined across sheet edges, "
+                    f"{j['flagged']} to check, {j['still_cut']} still cut by a frame -> {j['path']} ({j['picture']})")
     return "\n".join(rows)
 
 

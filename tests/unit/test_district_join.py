@@ -75,6 +75,10 @@ def test_the_parcels_across_the_edge_come_out_whole(district):
         assert shapely.hausdorff_distance(g.boundary, p.geometry.boundary) < 0.25
         assert "cut_by_sheet_edge" not in got["qa_flags"].iloc[0]
     assert result["district"]["joined_across_edges"] == 8
+    # along the outer frames every parcel is whole (its label's area): none is left to edge-match
+    assert result["district"]["still_cut"] == 0
+    with Image.open(result["district"]["picture"]) as pic:
+        assert pic.format == "PNG" and pic.width >= 1000
     assert set(whole["commune_code"]) == {"29901"}
     # and no piece is left over as a parcel of its own: every parcel on either sheet once
     assert len(whole) == len(parcels)
