@@ -34,7 +34,7 @@ MIN_CONTRAST = 6.0
 MIN_SPREADS = 4.0
 #: share of the line's pixels that must be dark (a line, not a blot); a line this dark and this
 #: whole is the boundary even when the labels' areas, misread, cannot confirm it
-MIN_WHOLE = 0.6
+MIN_WHOLE = 0.45
 STRONG, STRONG_WHOLE = 40.0, 0.85
 #: a region more than MAX_OVER times larger than its labels say is no set of parcels; one with one
 #: label is looked at when MIN_OVER to MAX_OVER_ONE times larger than it says; pixels sampled at
@@ -127,6 +127,11 @@ def _parcel_label(lab: Label) -> bool:
     return lab.parcel_no is not None and bool(lab.area_label_m2) and lab.bbox is not None
 
 
+def _share(lab: Label, side: Polygon) -> float:
+    """How much of a label's box lies on ``side`` (a label may spill over its region's boundary)."""
+    return shapely.box(*lab.bbox).intersection(side).area
+
+
 def _anchor(lab: Label) -> np.ndarray:
     x0, y0, x1, y1 = lab.bbox
     return np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0])
@@ -213,7 +218,8 @@ def _sides(poly: Polygon, half: Polygon, labs: list[Label], m_per_px: float, *, 
         return None
     groups = []
     for side in (side_a, side_b):
-        group = [lab for lab in labs if side.contains(shapely.Point(_anchor(lab)))]
+        other = side_b if side is side_a else side_a
+        group = [lab for lab in labs if _share(lab, side) > _share(lab, other)]
         area = side.area * m_per_px**2
         groups.append(group)
         if not group:  # the side cut off a region with one label: a parcel whose label was not read
