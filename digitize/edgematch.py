@@ -24,6 +24,11 @@ from gis.topology import Finding, tolerances
 
 __all__ = ["join_across_sheets"]
 
+#: two sheets' tracings of their common edge lie up to twice this many snapping tolerances
+#: apart (each sheet's georeference is off by a fraction of a millimetre): the slit between
+#: the pieces is closed that wide, in a band along the edge only
+WELD = 3.0
+
 
 def join_across_sheets(
     parcels: gpd.GeoDataFrame,
@@ -54,6 +59,7 @@ def join_across_sheets(
     area = shapely.area(geoms)
     frames = {k: shapely.boundary(box(*e)) for k, e in extents.items()}
     zone = {k: shapely.buffer(f, tol.snap_m) for k, f in frames.items()}
+    weld_zone = {k: shapely.buffer(f, 2 * WELD * tol.snap_m) for k, f in frames.items()}
     on_edge = np.zeros(len(df), dtype=bool)
     for k, z in zone.items():
         mine = np.flatnonzero(sheets == k)
@@ -96,9 +102,9 @@ def join_across_sheets(
         joined = geoms[head]
         for r in rest:
             joined = shapely.union(joined, shapely.snap(geoms[r], joined, tol.snap_m))
-        seam = shapely.union_all([shapely.intersection(zone[a], zone[b]) for a in set(sheets[members])
+        seam = shapely.union_all([shapely.intersection(weld_zone[a], weld_zone[b]) for a in set(sheets[members])
                                   for b in set(sheets[members]) if a < b])
-        joined = _solid(_weld(joined, seam, tol.snap_m), tol.gap_min_area_m2)
+        joined = _solid(_weld(joined, seam, WELD * tol.snap_m), tol.gap_min_area_m2)
         df.at[head, "geometry"] = joined
         drop += list(rest)
         names = ", ".join(f"{sheets[r]}" for r in rest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import Polygon, box
 
 from digitize.edgematch import join_across_sheets
@@ -79,3 +80,13 @@ def test_pieces_traced_a_hand_apart_on_two_scans_are_welded_whole():
     g = out.geometry.iloc[0]
     assert len(out) == 1 and g.geom_type == "Polygon" and len(g.interiors) == 0
     assert g.area == pytest.approx(head.area + piece.area, abs=2.0)
+
+
+def test_a_slit_that_widens_along_the_edge_is_closed_to_its_end():
+    """One sheet traced the edge half a millimetre askew at its far end (0.5 m at 1:1000): no notch is left."""
+    head = Polygon([(E - 30, N), (E - 0.02, N), (E - 0.02, N + 20), (E - 30, N + 20)])
+    piece = Polygon([(E + 0.02, N), (E + 10, N), (E + 10, N + 20), (E + 0.5, N + 20)])
+    out, _ = join_across_sheets(layer([(5, A.number, head), (None, B.number, piece)]), EXTENTS, scale=1000)
+    g = out.geometry.iloc[0]
+    assert len(out) == 1 and g.geom_type == "Polygon"
+    assert shapely.hausdorff_distance(g.boundary, box(E - 30, N, E + 10, N + 20).boundary) < 0.3
