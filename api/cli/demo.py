@@ -89,7 +89,7 @@ def _summary(result: dict, report, ref: dict) -> str:
     if "district" in result:
         d = result["district"]
         lines.append(f"{d['joined_across_edges']} parcels cut by a sheet edge were made whole from their pieces on "
-                     f"the neighbouring sheets ({d['path']}); the scores are of the whole parcels")
+                     f"the neighbouring sheets ({d['path']}, picture {d['picture']}); the scores are of the whole parcels")
     lines.append("held: parcels whose number was not read or is repeated on its sheet; they wait for a "
                  "land officer (see each sheet's .qa.html)")
     lines.append("base layers: " + ", ".join(f"{k} {v}" for k, v in ref.items()))
