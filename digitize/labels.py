@@ -21,7 +21,9 @@ mere nearness:
    or a bar often went to the line-work, and are read there from the ink no row took;
 6. the numbers of the sheet against each other (:func:`_check_numbers`): a sheet numbers
    its parcels 1..N, each once, so a number far beyond the others lost a stray character
-   at an end, and a number read twice or missing is read again where it stands.
+   at an end, and a number read twice or missing is read again where it stands; then
+   (:func:`_numbers_in_rows`) a number missing, read twice or out of order is put right by
+   its neighbours in the row, where they leave one number free that its reading fits.
 
 What was read is then checked, as evidence rather than as answers: the area against the
 region's computed area, the code against the land-use table, the number against the
@@ -1107,6 +1109,97 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
         _settle(lab)
 
 
+def _fits_reading(read: str, v: int) -> int | None:
+    """How well a number read with digits lost or misread fits ``v``: 0 the same, 1 ``v`` with
+    one or two digits lost at an end (a neighbour's code printed over them), 2 one digit lost
+    inside or one misread; None when it does not fit (nothing read fits nothing)."""
+    s = re.sub(r"[^0-9]", "", read.translate(_TO_DIGIT))
+    c = str(v)
+    if not s:
+        return None
+    if s == c:
+        return 0
+    if (c.endswith(s) or c.startswith(s)) and len(c) - len(s) <= 2:
+        return 1
+    rest = iter(c)
+    if (len(c) == len(s) + 1 and all(ch in rest for ch in s)) or (
+            len(c) == len(s) and sum(a != b for a, b in zip(s, c)) == 1):
+        return 2
+    return None
+
+
+def _stack(lab: Label) -> tuple[float, float, float] | None:
+    """The centre and character height of a label's number and area (its code left out); None without either."""
+    k = (lab.parcel_no is not None) + (lab.area_label_m2 is not None)
+    if k == 0 or len(lab.tokens) < k:
+        return None
+    x0, y0, x1, y1 = _union(t.box for t in lab.tokens[:k])
+    return (x0 + x1) / 2, (y0 + y1) / 2, float(np.median([_height(t) for t in lab.tokens[:k]]))
+
+
+def _numbers_in_rows(labels: list[Label], *, max_gap: int = 25, rounds: int = 2) -> None:
+    """Numbers put right by their neighbours in the row: a sheet numbers its parcels in rows,
+    left to right, from the top.
+
+    A label whose number is missing, read twice, beyond the sheet's limit, or outside the
+    numbers of its nearest neighbours left and right at its height (each read once, at most
+    ``max_gap`` apart) takes the number between them that no other label has and that its
+    own reading fits best (:func:`_fits_reading`: a digit or two lost at an end under a
+    neighbour's code, one lost or misread inside), when one fits best; a label with an area
+    and no number read takes the only number left free between them.  A number so inferred
+    keeps a quarter of the label's confidence, one read in part a half.  Labels put right
+    count as neighbours in the next round.
+    """
+    stacks = [_stack(lab) for lab in labels]
+    idx = [i for i, s in enumerate(stacks) if s is not None]
+    if len(idx) < 3:
+        return
+    pos = np.array([stacks[i] for i in idx])
+    for _ in range(rounds):
+        nums = [labels[i].parcel_no for i in idx if labels[i].parcel_no is not None]
+        limit = _number_limit(nums)
+        count = Counter(nums)
+        no = np.array([labels[i].parcel_no if labels[i].parcel_no is not None else -1 for i in idx])
+        trusted = np.array([v > 0 and count[v] == 1 and v <= limit for v in no])
+        changes = []
+        for k, i in enumerate(idx):
+            lab = labels[i]
+            v = lab.parcel_no
+            if v is None and lab.area_label_m2 is None:
+                continue
+            x, y, h = pos[k]
+            row = trusted & (np.abs(pos[:, 1] - y) <= 1.5 * h)
+            row[k] = False
+            left, right = np.flatnonzero(row & (pos[:, 0] < x)), np.flatnonzero(row & (pos[:, 0] > x))
+            if not len(left) or not len(right):
+                continue
+            lo, hi = no[left[np.argmax(pos[left, 0])]], no[right[np.argmin(pos[right, 0])]]
+            if not 2 <= hi - lo <= max_gap or (v is not None and lo < v < hi and count[v] == 1):
+                continue
+            free = [c for c in range(lo + 1, hi) if count[c] == (c == v)]
+            if v is None:
+                best = free
+            else:
+                fit = [(f, c) for c in free if (f := _fits_reading(lab.tokens[0].text, c)) is not None]
+                best = [c for f, c in fit if f == min(f for f, _ in fit)]
+            if len(best) == 1 and best[0] != v:
+                changes.append((i, best[0]))
+        if not changes:
+            return
+        for i, c in changes:
+            lab = labels[i]
+            if lab.parcel_no is None:
+                a = lab.tokens[0]
+                h = _height(a)
+                box = (a.box[0], int(a.box[1] - 1.1 * h), a.box[2], int(a.box[1] - 0.1 * h))
+                lab.tokens.insert(0, Token(str(c), box, a.conf / 4))
+            else:
+                t = lab.tokens[0]
+                lab.tokens[0] = Token(t.text, t.box, t.conf / 2)
+            lab.parcel_no = c
+            _settle(lab)
+
+
 # --- the step --------------------------------------------------------------------------------------------------
 
 def restore_decimal(area_label: float | None, area_m2: float, *, decimals: int = 1) -> float | None:
@@ -1217,6 +1310,7 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
             out[lab.region] = lab
     _check_numbers(list(out.values()), text, lines, dark, workers=workers, batch_rows=batch_rows,
                    area_of=area_of if pixels is not None else None)
+    _numbers_in_rows(list(out.values()))
     twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)
     for lab in out.values():
         if lab.parcel_no is not None and twice[lab.parcel_no] > 1:

@@ -10,6 +10,8 @@ from digitize.labels import (
     Label,
     Token,
     _check_numbers,
+    _fits_reading,
+    _numbers_in_rows,
     _free_reading,
     _number_limit,
     _trimmed,
@@ -121,3 +123,48 @@ def test_a_number_whose_last_digit_a_neighbours_code_touches_is_read_again(font)
     labels = [_label(k) for k in range(1, 301) if k != 247] + [lost]
     _check_numbers(labels, text, lines, dark, workers=1, batch_rows=10)
     assert lost.parcel_no == 247
+
+
+def _in_row(no: int | None, x: int, *, read: str | None = None, area: str = "120.5") -> Label:
+    """A label whose number (``read`` as text, ``no`` as value) stands over its area at column ``x`` of one row."""
+    number = None if no is None else Token(read or str(no), (x, 100, x + 30, 114), 0.9)
+    a = Token(area, (x - 5, 120, x + 35, 134), 0.9)
+    return Label(1, no, float(area), None, 0.9, tokens=[t for t in (number, a) if t is not None])
+
+
+def test_a_number_with_digits_lost_takes_the_one_its_row_leaves_free():
+    # 175 read as 75 (its 1 under a neighbour's code): 75 is read elsewhere, 175 is free between 174 and 176
+    row = [_in_row(174, 100), _in_row(75, 200, read="75"), _in_row(176, 300), _in_row(75, 900)]
+    far = [_in_row(k, 60 * (k % 10), area="99.9") for k in range(100, 200) if not 174 <= k <= 176]
+    for lab in far:  # other rows, far above
+        lab.tokens = [Token(t.text, (t.box[0], t.box[1] - 2000, t.box[2], t.box[3] - 2000), t.conf) for t in lab.tokens]
+    labels = row + far
+    _numbers_in_rows(labels)
+    assert [lab.parcel_no for lab in row] == [174, 175, 176, 75]
+    assert row[1].confidence < 0.9
+
+
+def test_a_missing_number_is_the_one_its_row_leaves_free_and_only_then():
+    one = [_in_row(40, 100), _in_row(None, 200), _in_row(42, 300)]
+    _numbers_in_rows(one)
+    assert one[1].parcel_no == 41 and one[1].tokens[0].text == "41"
+    two = [_in_row(40, 100), _in_row(None, 200), _in_row(43, 300)]  # 41 and 42 both free: no guess
+    _numbers_in_rows(two)
+    assert two[1].parcel_no is None
+
+
+def test_a_number_its_row_agrees_with_is_kept():
+    labels = [_in_row(40, 100), _in_row(41, 200), _in_row(43, 300)]
+    _numbers_in_rows(labels)
+    assert [lab.parcel_no for lab in labels] == [40, 41, 43]
+    # a reading that fits no free number in the row is kept too
+    odd = [_in_row(40, 100), _in_row(97, 200), _in_row(43, 300)]
+    _numbers_in_rows(odd)
+    assert odd[1].parcel_no == 97
+
+
+def test_how_a_reading_fits_a_number():
+    assert _fits_reading("175", 175) == 0
+    assert _fits_reading("75", 175) == 1 and _fits_reading("5", 175) == 1 and _fits_reading("1O", 107) == 1
+    assert _fits_reading("15", 175) == 2 and _fits_reading("176", 175) == 2 and _fits_reading("T93", 193) == 2
+    assert _fits_reading("3", 175) is None and _fits_reading("", 175) is None and _fits_reading("1", 1175) is None
