@@ -1137,7 +1137,7 @@ def _stack(lab: Label) -> tuple[float, float, float] | None:
     return (x0 + x1) / 2, (y0 + y1) / 2, float(np.median([_height(t) for t in lab.tokens[:k]]))
 
 
-def _numbers_in_rows(labels: list[Label], *, max_gap: int = 25, rounds: int = 2) -> None:
+def _numbers_in_rows(labels: list[Label], *, max_gap: int = 25, rounds: int = 3) -> None:
     """Numbers put right by their neighbours in the row: a sheet numbers its parcels in rows,
     left to right, from the top.
 
@@ -1177,11 +1177,11 @@ def _numbers_in_rows(labels: list[Label], *, max_gap: int = 25, rounds: int = 2)
             if not 2 <= hi - lo <= max_gap or (v is not None and lo < v < hi and count[v] == 1):
                 continue
             free = [c for c in range(lo + 1, hi) if count[c] == (c == v)]
-            if v is None:
-                best = free
-            else:
-                fit = [(f, c) for c in free if (f := _fits_reading(lab.tokens[0].text, c)) is not None]
+            fit = [] if v is None else [(f, c) for c in free if (f := _fits_reading(lab.tokens[0].text, c)) is not None]
+            if fit:
                 best = [c for f, c in fit if f == min(f for f, _ in fit)]
+            else:  # nothing read, or a reading that cannot stand (read twice, beyond the sheet) and fits nothing
+                best = free if v is None or count[v] > 1 or v > limit else []
             if len(best) == 1 and best[0] != v:
                 changes.append((i, best[0]))
         if not changes:

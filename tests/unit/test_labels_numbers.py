@@ -168,3 +168,15 @@ def test_how_a_reading_fits_a_number():
     assert _fits_reading("75", 175) == 1 and _fits_reading("5", 175) == 1 and _fits_reading("1O", 107) == 1
     assert _fits_reading("15", 175) == 2 and _fits_reading("176", 175) == 2 and _fits_reading("T93", 193) == 2
     assert _fits_reading("3", 175) is None and _fits_reading("", 175) is None and _fits_reading("1", 1175) is None
+
+
+def test_a_reading_that_cannot_stand_takes_the_only_number_its_row_leaves_free():
+    # 611 read as 24 (a neighbour's code over its 6 and 1), 24 read elsewhere too: 611 is the only one free
+    labels = [_in_row(610, 100), _in_row(24, 200, read=",24"), _in_row(612, 300), _in_row(24, 900)]
+    for k in range(500, 650):
+        if not 610 <= k <= 612:
+            labels.append(_in_row(k, 50 * (k % 20), area="99.9"))
+            labels[-1].tokens = [Token(t.text, (t.box[0], t.box[1] + 3000, t.box[2], t.box[3] + 3000), t.conf)
+                                 for t in labels[-1].tokens]
+    _numbers_in_rows(labels)
+    assert [lab.parcel_no for lab in labels[:4]] == [610, 611, 612, 24]
