@@ -1017,23 +1017,27 @@ def _free_reading(w: Token, area: Token, limit: float, taken: set[int]) -> tuple
 
 
 def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | None, dark: np.ndarray | None, *,
-                   workers: int, batch_rows: int, area_of: Callable[[int], float | None] | None = None) -> None:
+                   workers: int, batch_rows: int,
+                   area_of: Callable[[int], float | None] | None = None) -> dict[int, list[str]]:
     """Check the numbers of a sheet against each other: each is unique, and they run 1..N.
 
-    A number far beyond the others (:func:`_number_limit`) with no area under it, that
-    gives the region's area (``area_of``) with a decimal point put in, is that area read
-    without its point.  A number far beyond the others is read without the stray
+    A number with no area under it that gives the region's area (``area_of``) with a
+    decimal point put in, to a tenth when far beyond the others (:func:`_number_limit`), to
+    a hundredth when not, is that area read without its point.  A number far beyond the others is read without the stray
     characters at its ends, if one reading does (:func:`_trimmed`).  A number read twice,
     or still beyond the limit, and a missing number over an area, are read again on their
     own, from all the ink standing over the area's centre; the new reading is kept when it
     lies within the limit and no other label has it.  Either way the label keeps half its
-    confidence: every value comes from ink read, none is made up.
+    confidence: every value comes from ink read, none is made up.  Returns what was read
+    again and not kept, per label (by position in ``labels``), for :func:`_numbers_in_rows`.
     """
     limit = _number_limit([lab.parcel_no for lab in labels if lab.parcel_no is not None])
     for lab in labels:  # an area read without its point, taken for a number: the region's area says so
-        if (lab.parcel_no is not None and lab.parcel_no > limit and lab.area_label_m2 is None and area_of is not None
+        # (within the sheet's numbers, only when it gives the region's area to a hundredth)
+        if (lab.parcel_no is not None and lab.parcel_no >= 100 and lab.area_label_m2 is None and area_of is not None
                 and (area := area_of(lab.region))):
-            fits = [lab.parcel_no / 10**k for k in (1, 2) if abs(lab.parcel_no / 10**k - area) <= 0.1 * area]
+            tol = 0.1 if lab.parcel_no > limit else 0.01
+            fits = [lab.parcel_no / 10**k for k in (1, 2) if abs(lab.parcel_no / 10**k - area) <= tol * area]
             if fits:
                 lab.parcel_no, lab.area_label_m2 = None, fits[0]
                 lab.tokens[0] = Token(lab.tokens[0].text, lab.tokens[0].box, lab.tokens[0].conf / 2)
@@ -1083,12 +1087,14 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
                 continue
             todo.append(i)
             items.append(_crop_item(crop, dark))
+    readings: dict[int, list[str]] = {}
     if not items:
-        return
+        return readings
     found: dict[int, list[tuple[int, Token]]] = {}
     for i, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
         lab = labels[i]
         area = lab.tokens[0 if lab.parcel_no is None else 1]
+        readings.setdefault(i, []).extend(w.text for w in words)
         for w in words:
             v, q = _free_reading(w, area, limit, {k for k, c in count.items() if c > 0})
             if v is not None:
@@ -1107,6 +1113,8 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
         lab.parcel_no = v
         count[v] += 1
         _settle(lab)
+        readings.pop(i, None)
+    return readings
 
 
 def _fits_reading(read: str, v: int) -> int | None:
@@ -1137,7 +1145,8 @@ def _stack(lab: Label) -> tuple[float, float, float] | None:
     return (x0 + x1) / 2, (y0 + y1) / 2, float(np.median([_height(t) for t in lab.tokens[:k]]))
 
 
-def _numbers_in_rows(labels: list[Label], *, max_gap: int = 25, rounds: int = 3) -> None:
+def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None = None, *, max_gap: int = 25,
+                     rounds: int = 3) -> None:
     """Numbers put right by their neighbours in the row: a sheet numbers its parcels in rows,
     left to right, from the top.
 
@@ -1148,8 +1157,11 @@ def _numbers_in_rows(labels: list[Label], *, max_gap: int = 25, rounds: int = 3)
     neighbour's code, one lost or misread inside), when one fits best; a label with an area
     and no number read takes the only number left free between them.  A number so inferred
     keeps a quarter of the label's confidence, one read in part a half.  Labels put right
-    count as neighbours in the next round.
+    count as neighbours in the next round.  ``readings`` are further readings of a label's
+    number (by position in ``labels``: the crops :func:`_check_numbers` read and did not keep),
+    its digits among a neighbour's letters; they count as the label's own reading does.
     """
+    readings = readings or {}
     stacks = [_stack(lab) for lab in labels]
     idx = [i for i, s in enumerate(stacks) if s is not None]
     if len(idx) < 3:
@@ -1177,7 +1189,10 @@ def _numbers_in_rows(labels: list[Label], *, max_gap: int = 25, rounds: int = 3)
             if not 2 <= hi - lo <= max_gap or (v is not None and lo < v < hi and count[v] == 1):
                 continue
             free = [c for c in range(lo + 1, hi) if count[c] == (c == v)]
-            fit = [] if v is None else [(f, c) for c in free if (f := _fits_reading(lab.tokens[0].text, c)) is not None]
+            read = ([lab.tokens[0].text] if v is not None else []) + [
+                r for w in readings.get(i, []) for r in re.findall(r"\d+", w)]
+            fit = [(f, c) for c in free if (f := min((_fits_reading(r, c) for r in read
+                                                        if _fits_reading(r, c) is not None), default=None)) is not None]
             if fit:
                 best = [c for f, c in fit if f == min(f for f, _ in fit)]
             else:  # nothing read, or a reading that cannot stand (read twice, beyond the sheet) and fits nothing
@@ -1308,9 +1323,10 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         old = out.get(lab.region)
         if old is None or _score(lab, area_m2) > _score(old, area_m2):
             out[lab.region] = lab
-    _check_numbers(list(out.values()), text, lines, dark, workers=workers, batch_rows=batch_rows,
-                   area_of=area_of if pixels is not None else None)
-    _numbers_in_rows(list(out.values()))
+    final = list(out.values())
+    readings = _check_numbers(final, text, lines, dark, workers=workers, batch_rows=batch_rows,
+                              area_of=area_of if pixels is not None else None)
+    _numbers_in_rows(final, readings)
     twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)
     for lab in out.values():
         if lab.parcel_no is not None and twice[lab.parcel_no] > 1:

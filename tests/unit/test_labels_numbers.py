@@ -56,6 +56,17 @@ def test_a_number_in_a_word_with_a_neighbours_letters():
     assert _free_reading(Token("37", (100, 0, 124, 14)), area, 900, {37})[0] is None
 
 
+def test_an_area_read_without_its_point_within_the_sheets_numbers_needs_the_region_to_a_hundredth():
+    blank = np.zeros((60, 300), bool)
+    for region_area, expect in ((127.6, (None, 127.5)), (131.0, (1275, None))):
+        labels = [_label(k) for k in range(1, 1401) if k != 1275]
+        lone = _label(1275, Token("1275", (100, 20, 140, 34), 0.5))
+        lone.region = 7
+        _check_numbers(labels + [lone], blank, blank, None, workers=1, batch_rows=10,
+                       area_of=lambda r, a=region_area: a if r == 7 else None)
+        assert (lone.parcel_no, lone.area_label_m2) == expect
+
+
 def test_numbers_beyond_the_sheet_lose_their_stray_characters_and_nothing_else_changes():
     labels = [_label(k) for k in range(1, 301) if k != 130]
     odd = _label(7130, Token("7130", (92, 0, 140, 14), 0.4), Token("105.2", (100, 20, 150, 34)))
