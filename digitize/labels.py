@@ -930,6 +930,88 @@ def _read_again(found: list[tuple[Label, list[Token]]], area_of, text: np.ndarra
                 break
 
 
+# --- the land-use codes of a sheet, as drawn on it ------------------------------------------------------------
+
+def _code_templates(words: list[Token], dark: np.ndarray, *, size: int = 24, most: int = 150,
+                    least: int = 5) -> dict[str, np.ndarray]:
+    """What each land-use code looks like on this sheet (a code repeats hundreds of times): the
+    mean darkness of the codes read surely (a whole code, confidence 0.85 or more), each scaled to
+    ``size`` pixels tall and the code's median width, 0..1; only codes read surely ``least`` times."""
+    boxes: dict[str, list[Box]] = {}
+    for t in words:
+        if t.conf >= 0.85 and is_land_use_code(t.text) and t.box[2] > t.box[0] and t.box[3] > t.box[1]:
+            boxes.setdefault(t.text, []).append(t.box)
+    out = {}
+    for code, bs in boxes.items():
+        if len(bs) < least:
+            continue
+        bs = bs[:most]
+        w = max(3, round(size * float(np.median([(b[2] - b[0]) / (b[3] - b[1]) for b in bs]))))
+        acc = np.zeros((size, w), np.float32)
+        for x0, y0, x1, y1 in bs:
+            acc += cv2.resize(dark[y0:y1, x0:x1].astype(np.float32), (w, size), interpolation=cv2.INTER_AREA)
+        top = float(np.percentile(acc, 98))
+        if top > 0:
+            out[code] = np.clip(acc / top, 0.0, 1.0)
+    return out
+
+
+def _codes_in(zone: Box, templates: dict[str, np.ndarray], heights: list[int], dark: np.ndarray, *,
+             least: float = 0.6) -> list[tuple[Box, np.ndarray]]:
+    """The land-use codes printed across a zone (a neighbour's code over a number): the sheet's
+    ``templates`` of its codes, at the ``heights`` its codes are drawn at, matched against the
+    scan's darkness around the zone (correlation ``least`` or more, the best match of each place
+    only); (box, mask of the pixels the code covers) in scan pixels."""
+    x0, y0, x1, y1 = zone
+    hmax = max(heights)
+    wx0, wy0 = max(0, x0 - 3 * hmax), max(0, y0 - hmax)
+    wx1, wy1 = min(dark.shape[1], x1 + 3 * hmax), min(dark.shape[0], y1 + hmax)
+    win = dark[wy0:wy1, wx0:wx1].astype(np.float32)
+    hits = []
+    for tpl in templates.values():
+        for h in heights:
+            t = cv2.resize(tpl, (max(3, round(tpl.shape[1] * h / tpl.shape[0])), h), interpolation=cv2.INTER_AREA)
+            if t.shape[0] > win.shape[0] or t.shape[1] > win.shape[1]:
+                continue
+            score = cv2.matchTemplate(win, t, cv2.TM_CCOEFF_NORMED)
+            for by, bx in zip(*np.nonzero(score >= least)):
+                box = (wx0 + int(bx), wy0 + int(by), wx0 + int(bx) + t.shape[1], wy0 + int(by) + t.shape[0])
+                if box[0] < x1 and box[2] > x0 and box[1] < y1 and box[3] > y0:
+                    hits.append((float(score[by, bx]), box, t))
+    out: list[tuple[Box, np.ndarray]] = []
+    for sc, box, t in sorted(hits, key=lambda q: -q[0]):  # the best match of each place
+        if any(min(box[2], b[2]) - max(box[0], b[0]) > 0.3 * (box[2] - box[0])
+               and min(box[3], b[3]) - max(box[1], b[1]) > 0.3 * (box[3] - box[1]) for b, _ in out):
+            continue
+        out.append((box, t > 0.45))
+    return out
+
+
+def _code_heights(words: list[Token]) -> list[int]:
+    """The heights (pixels) the sheet draws its land-use codes at: those of the codes read surely, a few."""
+    hs = [t.box[3] - t.box[1] for t in words if t.conf >= 0.85 and is_land_use_code(t.text)]
+    if len(hs) < 5:
+        return []
+    return sorted({max(3, round(float(v))) for v in np.percentile(hs, [10, 50, 90])})
+
+
+def _without_codes(crop: tuple[Box, np.ndarray],
+                   codes: list[tuple[Box, np.ndarray]]) -> tuple[Box, np.ndarray] | None:
+    """A crop (box, ink mask) with the ink of the codes that reach into it taken out, cut to
+    what is left (None when nothing is)."""
+    (x0, y0, x1, y1), ink = crop
+    ink = ink.copy()
+    for (cx0, cy0, cx1, cy1), m in codes:
+        ax0, ay0, ax1, ay1 = max(x0, cx0), max(y0, cy0), min(x1, cx1), min(y1, cy1)
+        if ax1 > ax0 and ay1 > ay0:
+            ink[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] &= ~m[ay0 - cy0:ay1 - cy0, ax0 - cx0:ax1 - cx0]
+    ys, xs = np.nonzero(ink)
+    if len(ys) == 0:
+        return None
+    return ((x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1),
+            ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
+
+
 # --- the numbers of a sheet, checked against each other ------------------------------------------------------
 
 def _number_limit(numbers: list[int]) -> float:
@@ -1017,8 +1099,9 @@ def _free_reading(w: Token, area: Token, limit: float, taken: set[int]) -> tuple
 
 
 def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | None, dark: np.ndarray | None, *,
-                   workers: int, batch_rows: int,
-                   area_of: Callable[[int], float | None] | None = None) -> dict[int, list[str]]:
+                   workers: int, batch_rows: int, area_of: Callable[[int], float | None] | None = None,
+                   templates: dict[str, np.ndarray] | None = None,
+                   heights: list[int] = ()) -> dict[int, list[str]]:
     """Check the numbers of a sheet against each other: each is unique, and they run 1..N.
 
     A number with no area under it that gives the region's area (``area_of``) with a
@@ -1027,7 +1110,11 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
     characters at its ends, if one reading does (:func:`_trimmed`).  A number read twice,
     or still beyond the limit, and a missing number over an area, are read again on their
     own, from all the ink standing over the area's centre; the new reading is kept when it
-    lies within the limit and no other label has it.  Either way the label keeps half its
+    lies within the limit and no other label has it; where a land-use code crosses the ink
+    read (a neighbour's code printed over the number: :func:`_codes_in`, from the sheet's
+    ``templates`` of its codes at the ``heights`` it draws them), it is read once more without
+    the code's ink; the digits the code crossed are cut there, so that reading is returned
+    (see below) but never taken on its own.  Either way the label keeps half its
     confidence: every value comes from ink read, none is made up.  Returns what was read
     again and not kept, per label (by position in ``labels``), for :func:`_numbers_in_rows`.
     """
@@ -1085,16 +1172,25 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
             crop = _clip_crop(zone, h, text, lines)
             if crop is None:
                 continue
-            todo.append(i)
+            todo.append((i, False))
             items.append(_crop_item(crop, dark))
+            if not templates or not heights or dark is None:
+                continue
+            masks = _codes_in(crop[0], templates, heights, dark)
+            bare = _without_codes(crop, masks) if masks else None
+            if bare is not None:
+                todo.append((i, True))
+                items.append(_crop_item(bare, dark))
     readings: dict[int, list[str]] = {}
     if not items:
         return readings
     found: dict[int, list[tuple[int, Token]]] = {}
-    for i, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
+    for (i, bare), words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
         lab = labels[i]
         area = lab.tokens[0 if lab.parcel_no is None else 1]
         readings.setdefault(i, []).extend(w.text for w in words)
+        if bare:  # digits cut where the code crossed them: evidence for the row's numbers only
+            continue
         for w in words:
             v, q = _free_reading(w, area, limit, {k for k, c in count.items() if c > 0})
             if v is not None:
@@ -1325,7 +1421,9 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
             out[lab.region] = lab
     final = list(out.values())
     readings = _check_numbers(final, text, lines, dark, workers=workers, batch_rows=batch_rows,
-                              area_of=area_of if pixels is not None else None)
+                              area_of=area_of if pixels is not None else None,
+                              templates=None if dark is None else _code_templates(words, dark),
+                              heights=_code_heights(words))
     _numbers_in_rows(final, readings)
     twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)
     for lab in out.values():

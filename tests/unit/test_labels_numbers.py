@@ -10,11 +10,15 @@ from digitize.labels import (
     Label,
     Token,
     _check_numbers,
+    _code_heights,
+    _code_templates,
+    _codes_in,
     _fits_reading,
     _numbers_in_rows,
     _free_reading,
     _number_limit,
     _trimmed,
+    _without_codes,
 )
 from digitize.vectorize import darkness, ink_mask, split_linework
 
@@ -191,3 +195,40 @@ def test_a_reading_that_cannot_stand_takes_the_only_number_its_row_leaves_free()
                                  for t in labels[-1].tokens]
     _numbers_in_rows(labels)
     assert [lab.parcel_no for lab in labels[:4]] == [610, 611, 612, 24]
+
+
+def test_a_code_learnt_on_the_sheet_is_found_over_a_number_and_taken_out():
+    """ONT drawn eight times alone teaches the sheet's ONT; one more, printed over a small 126, is found there."""
+    f = ImageFont.truetype(FONTS + "dejavu/DejaVuSerif.ttf", round(2.4 * 1.45 * PPMM))
+    small = ImageFont.truetype(FONTS + "dejavu/DejaVuSerif.ttf", round(1.6 * 1.45 * PPMM))
+    img = Image.new("L", (int(120 * PPMM), int(30 * PPMM)), 238)
+    d = ImageDraw.Draw(img)
+    words = []
+    for k in range(8):
+        at = (int((8 + 13 * k) * PPMM), int(8 * PPMM))
+        d.text(at, "ONT", font=f, anchor="ls", fill=30)
+        words.append(Token("ONT", d.textbbox(at, "ONT", font=f, anchor="ls"), 0.95))
+    num_at = (int(60 * PPMM), int(22 * PPMM))
+    d.text(num_at, "126", font=small, anchor="ls", fill=30)
+    number = d.textbbox(num_at, "126", font=small, anchor="ls")
+    over = d.textbbox((number[0] - 3 * (number[2] - number[0]) // 4, num_at[1]), "ONT", font=f, anchor="ls")
+    d.text((over[0], num_at[1]), "ONT", font=f, anchor="ls", fill=30)
+    alone_at = (int(100 * PPMM), int(22 * PPMM))
+    d.text(alone_at, "127", font=small, anchor="ls", fill=30)
+    alone = d.textbbox(alone_at, "127", font=small, anchor="ls")
+    dark = 255 - np.asarray(img).astype(np.uint8)
+    templates, heights = _code_templates(words, dark), _code_heights(words)
+    assert set(templates) == {"ONT"} and heights
+    hits = _codes_in(number, templates, heights, dark)
+    assert len(hits) == 1
+    (hx0, hy0, hx1, hy1), _ = hits[0]
+    assert abs(hx0 - over[0]) <= 3 and abs(hx1 - over[2]) <= 3
+    assert _codes_in(alone, templates, heights, dark) == []
+    # taken out: little of the code's ink is left in the number's box, beyond the number's own ink
+    x0, y0, x1, y1 = number
+    ink = dark[y0:y1, x0:x1] > 100
+    left = _without_codes((number, ink), hits)
+    assert left is not None
+    (lx0, ly0, lx1, ly1), rest = left
+    assert rest.sum() < 0.8 * ink.sum()
+    assert _without_codes((number, ink), [((x0, y0, x1, y1), np.ones((y1 - y0, x1 - x0), bool))]) is None
