@@ -1242,7 +1242,7 @@ def _stack(lab: Label) -> tuple[float, float, float] | None:
 
 
 def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None = None, *, max_gap: int = 25,
-                     rounds: int = 3) -> None:
+                     rounds: int = 3, judge: Callable[[Label, list[int]], int | None] | None = None) -> None:
     """Numbers put right by their neighbours in the row: a sheet numbers its parcels in rows,
     left to right, from the top.
 
@@ -1256,6 +1256,8 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
     count as neighbours in the next round.  ``readings`` are further readings of a label's
     number (by position in ``labels``: the crops :func:`_check_numbers` read and did not keep),
     its digits among a neighbour's letters; they count as the label's own reading does.
+    Where the readings leave more than one number, ``judge`` (:class:`_NumberJudge`) may pick
+    one by the ink over the area.
     """
     readings = readings or {}
     stacks = [_stack(lab) for lab in labels]
@@ -1279,12 +1281,17 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
             row = trusted & (np.abs(pos[:, 1] - y) <= 1.5 * h)
             row[k] = False
             left, right = np.flatnonzero(row & (pos[:, 0] < x)), np.flatnonzero(row & (pos[:, 0] > x))
-            if not len(left) or not len(right):
+            lo = no[left[np.argmax(pos[left, 0])]] if len(left) else None
+            hi = no[right[np.argmin(pos[right, 0])]] if len(right) else None
+            bounded = lo is not None and hi is not None and 2 <= hi - lo <= max_gap
+            if not bounded:  # the end of a row, or neighbours far apart: only by the look of the digits
+                if judge is None or (lo is None and hi is None) or (lo is not None and hi is not None and hi - lo < 2):
+                    continue
+                lo = hi - max_gap - 1 if lo is None else lo
+                hi = lo + max_gap + 1 if hi is None or hi - lo > 4 * max_gap else hi
+            if v is not None and lo < v < hi and count[v] == 1:
                 continue
-            lo, hi = no[left[np.argmax(pos[left, 0])]], no[right[np.argmin(pos[right, 0])]]
-            if not 2 <= hi - lo <= max_gap or (v is not None and lo < v < hi and count[v] == 1):
-                continue
-            free = [c for c in range(lo + 1, hi) if count[c] == (c == v)]
+            free = [c for c in range(max(lo, 0) + 1, hi) if count[c] == (c == v)]
             read = ([lab.tokens[0].text] if v is not None else []) + [
                 r for w in readings.get(i, []) for r in re.findall(r"\d+", w)]
             fit = [(f, c) for c in free if (f := min((_fits_reading(r, c) for r in read
@@ -1293,6 +1300,10 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
                 best = [c for f, c in fit if f == min(f for f, _ in fit)]
             else:  # nothing read, or a reading that cannot stand (read twice, beyond the sheet) and fits nothing
                 best = free if v is None or count[v] > 1 or v > limit else []
+            if (len(best) > 1 or (best and not bounded)) and judge is not None:
+                # a reading read once and within the sheet stands against them
+                own = [v] if v is not None and v not in best and count[v] == 1 and v <= limit else []
+                best = [c] if (c := judge(lab, best + own)) is not None else []
             if len(best) == 1 and best[0] != v:
                 changes.append((i, best[0]))
         if not changes:
@@ -1309,6 +1320,112 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
                 lab.tokens[0] = Token(t.text, t.box, t.conf / 2)
             lab.parcel_no = c
             _settle(lab)
+
+
+def _digit_templates(labels: list[Label], dark: np.ndarray, *, size: int = 24,
+                     least: int = 5) -> tuple[dict[str, np.ndarray], float, float] | None:
+    """The digits as this sheet draws them, from its numbers read surely (read once, whole,
+    confidence 0.85 or more, over an area): each digit's cell (a number's box cut in equal
+    widths: the digits of a font are as wide as each other) scaled to ``size`` pixels tall and
+    averaged, 0..1; with the cell's width and the gap from a number's foot to its area's top,
+    both in character heights.  None when a digit was read surely fewer than ``least`` times."""
+    once = Counter(lab.parcel_no for lab in labels if lab.parcel_no is not None)
+    cells: dict[str, list[np.ndarray]] = {d: [] for d in "0123456789"}
+    widths, gaps = [], []
+    for lab in labels:
+        if lab.parcel_no is None or lab.area_label_m2 is None or len(lab.tokens) < 2 or once[lab.parcel_no] != 1:
+            continue
+        t, a = lab.tokens[0], lab.tokens[1]
+        if t.text != str(lab.parcel_no) or t.conf < 0.85:
+            continue
+        x0, y0, x1, y1 = t.box
+        cw = (x1 - x0) / len(t.text)
+        if y1 - y0 < 4 or cw < 2:
+            continue
+        widths.append(cw / (y1 - y0))
+        gaps.append((a.box[1] - y1) / _height(a))
+        for k, ch in enumerate(t.text):
+            cell = dark[y0:y1, int(round(x0 + k * cw)):int(round(x0 + (k + 1) * cw))]
+            if cell.size:
+                cells[ch].append(cv2.resize(cell.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA))
+    if any(len(c) < least for c in cells.values()):
+        return None
+    out = {}
+    for d, c in cells.items():
+        m = np.mean(c[:300], axis=0)
+        out[d] = np.clip(m / max(float(np.percentile(m, 98)), 1.0), 0.0, 1.0)
+    return out, float(np.median(widths)), float(np.median(gaps))
+
+
+class _NumberJudge:
+    """Which of some numbers stands over a label's area, by the look of the sheet's own digits
+    (:func:`_digit_templates`): each number drawn with them, at the area's character height,
+    is moved over the place a number stands (centred over the area, its foot the sheet's gap
+    above it) to where it explains the most ink; the ink of a land-use code crossing the place
+    (``codes``) counts for none of them.  The number that explains most wins when it explains
+    at least ``least`` of its own ink and ``margin`` of it more than the next; else None."""
+
+    def __init__(self, digits: tuple[dict[str, np.ndarray], float, float], dark: np.ndarray,
+                 codes: Callable[[Box], list[tuple[Box, np.ndarray]]], *, least: float = 0.5,
+                 margin: float = 0.05) -> None:
+        self.shapes, self.cell, self.gap = digits
+        self.dark, self.codes, self.least, self.margin = dark, codes, least, margin
+
+    def scores(self, lab: Label, cands: list[int]) -> list[tuple[float, float, int]]:
+        """(ink explained, ink of the number drawn, number) for each number that fits the place, best first."""
+        if not cands or lab.area_label_m2 is None:
+            return []
+        dark, cell = self.dark, self.cell
+        a = lab.tokens[1 if lab.parcel_no is not None else 0]
+        h = _height(a)
+        cx, foot = _centre_x(a), a.box[1] - self.gap * h
+        half = max(len(str(c)) for c in cands) * cell * h / 2
+        x0, x1 = max(0, int(cx - half - 0.6 * h)), min(dark.shape[1], int(cx + half + 0.6 * h))
+        y0, y1 = max(0, int(foot - 1.5 * h)), min(dark.shape[0], int(foot + 0.5 * h))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return []
+        win = dark[y0:y1, x0:x1].astype(np.float32)
+        win = np.clip(win / max(float(np.percentile(win, 98)), 1.0), 0.0, 1.0)
+        keep = np.ones_like(win)
+        for (cx0, cy0, cx1, cy1), m in self.codes((x0, y0, x1, y1)):
+            ax0, ay0, ax1, ay1 = max(x0, cx0), max(y0, cy0), min(x1, cx1), min(y1, cy1)
+            if ax1 > ax0 and ay1 > ay0:
+                keep[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] *= ~m[ay0 - cy0:ay1 - cy0, ax0 - cx0:ax1 - cx0]
+        seen = win * keep
+        cw, ch = max(2, round(cell * h)), max(2, round(h))
+        shapes = {d: cv2.resize(t, (cw, ch), interpolation=cv2.INTER_AREA) for d, t in self.shapes.items()}
+        r = max(1, round(0.12 * h))  # how far each digit may move from its cell
+        out = []
+        for c in cands:
+            s = str(c)
+            t = np.hstack([shapes[d] for d in s])
+            if t.shape[0] > win.shape[0] or t.shape[1] > win.shape[1]:
+                continue
+            # ink explained: 2 sum(t * seen) - sum(t^2 over kept pixels); the number at its best place,
+            # then each digit at its own best place near its cell
+            gain = 2 * cv2.matchTemplate(seen, t, cv2.TM_CCORR) - cv2.matchTemplate(keep, t * t, cv2.TM_CCORR)
+            _, _, _, (bx, by) = cv2.minMaxLoc(gain)
+            total = 0.0
+            for k, d in enumerate(s):
+                dx0, dy0 = max(0, bx + k * cw - r), max(0, by - r)
+                dx1, dy1 = min(win.shape[1], bx + (k + 1) * cw + r), min(win.shape[0], by + ch + r)
+                g = shapes[d]
+                if dx1 - dx0 < cw or dy1 - dy0 < ch:
+                    continue
+                part = (2 * cv2.matchTemplate(seen[dy0:dy1, dx0:dx1], g, cv2.TM_CCORR)
+                        - cv2.matchTemplate(keep[dy0:dy1, dx0:dx1], g * g, cv2.TM_CCORR))
+                total += float(part.max())
+            out.append((total, float((t * t).sum()), c))
+        return sorted(out, reverse=True)
+
+    def __call__(self, lab: Label, cands: list[int]) -> int | None:
+        scores = self.scores(lab, cands)
+        if not scores:
+            return None
+        g, own, c = scores[0]
+        if g < self.least * own or (len(scores) > 1 and g - scores[1][0] < self.margin * own):
+            return None
+        return c
 
 
 # --- the step --------------------------------------------------------------------------------------------------
@@ -1420,11 +1537,14 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         if old is None or _score(lab, area_m2) > _score(old, area_m2):
             out[lab.region] = lab
     final = list(out.values())
+    heights = _code_heights(words)
+    templates = _code_templates(words, dark) if dark is not None and heights else {}
     readings = _check_numbers(final, text, lines, dark, workers=workers, batch_rows=batch_rows,
-                              area_of=area_of if pixels is not None else None,
-                              templates=None if dark is None else _code_templates(words, dark),
-                              heights=_code_heights(words))
-    _numbers_in_rows(final, readings)
+                              area_of=area_of if pixels is not None else None, templates=templates, heights=heights)
+    digits = None if dark is None else _digit_templates(final, dark)
+    judge = None if digits is None else _NumberJudge(
+        digits, dark, lambda box: _codes_in(box, templates, heights, dark) if templates else [])
+    _numbers_in_rows(final, readings, judge=judge)
     twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)
     for lab in out.values():
         if lab.parcel_no is not None and twice[lab.parcel_no] > 1:
