@@ -1323,15 +1323,16 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
 
 
 def _digit_templates(labels: list[Label], dark: np.ndarray, *, size: int = 24,
-                     least: int = 5) -> tuple[dict[str, np.ndarray], float, float] | None:
+                     least: int = 5) -> tuple[dict[str, np.ndarray], float, float, float] | None:
     """The digits as this sheet draws them, from its numbers read surely (read once, whole,
     confidence 0.85 or more, over an area): each digit's cell (a number's box cut in equal
     widths: the digits of a font are as wide as each other) scaled to ``size`` pixels tall and
     averaged, 0..1; with the cell's width and the gap from a number's foot to its area's top,
-    both in character heights.  None when a digit was read surely fewer than ``least`` times."""
+    both in character heights, and the darkness of the ink.  None when a digit was read surely
+    fewer than ``least`` times."""
     once = Counter(lab.parcel_no for lab in labels if lab.parcel_no is not None)
     cells: dict[str, list[np.ndarray]] = {d: [] for d in "0123456789"}
-    widths, gaps = [], []
+    widths, gaps, inks = [], [], []
     for lab in labels:
         if lab.parcel_no is None or lab.area_label_m2 is None or len(lab.tokens) < 2 or once[lab.parcel_no] != 1:
             continue
@@ -1343,6 +1344,7 @@ def _digit_templates(labels: list[Label], dark: np.ndarray, *, size: int = 24,
         if y1 - y0 < 4 or cw < 2:
             continue
         widths.append(cw / (y1 - y0))
+        inks.append(float(np.percentile(dark[y0:y1, x0:x1], 98)))
         gaps.append((a.box[1] - y1) / _height(a))
         for k, ch in enumerate(t.text):
             cell = dark[y0:y1, int(round(x0 + k * cw)):int(round(x0 + (k + 1) * cw))]
@@ -1354,7 +1356,7 @@ def _digit_templates(labels: list[Label], dark: np.ndarray, *, size: int = 24,
     for d, c in cells.items():
         m = np.mean(c[:300], axis=0)
         out[d] = np.clip(m / max(float(np.percentile(m, 98)), 1.0), 0.0, 1.0)
-    return out, float(np.median(widths)), float(np.median(gaps))
+    return out, float(np.median(widths)), float(np.median(gaps)), float(np.median(inks))
 
 
 class _NumberJudge:
@@ -1365,10 +1367,10 @@ class _NumberJudge:
     (``codes``) counts for none of them.  The number that explains most wins when it explains
     at least ``least`` of its own ink and ``margin`` of it more than the next; else None."""
 
-    def __init__(self, digits: tuple[dict[str, np.ndarray], float, float], dark: np.ndarray,
+    def __init__(self, digits: tuple[dict[str, np.ndarray], float, float, float], dark: np.ndarray,
                  codes: Callable[[Box], list[tuple[Box, np.ndarray]]], *, least: float = 0.5,
                  margin: float = 0.05) -> None:
-        self.shapes, self.cell, self.gap = digits
+        self.shapes, self.cell, self.gap, self.ink = digits
         self.dark, self.codes, self.least, self.margin = dark, codes, least, margin
 
     def scores(self, lab: Label, cands: list[int]) -> list[tuple[float, float, int]]:
@@ -1385,7 +1387,7 @@ class _NumberJudge:
         if x1 - x0 < 4 or y1 - y0 < 4:
             return []
         win = dark[y0:y1, x0:x1].astype(np.float32)
-        win = np.clip(win / max(float(np.percentile(win, 98)), 1.0), 0.0, 1.0)
+        win = np.clip(win / max(float(np.percentile(win, 98)), 0.5 * self.ink, 1.0), 0.0, 1.0)
         keep = np.ones_like(win)
         for (cx0, cy0, cx1, cy1), m in self.codes((x0, y0, x1, y1)):
             ax0, ay0, ax1, ay1 = max(x0, cx0), max(y0, cy0), min(x1, cx1), min(y1, cy1)

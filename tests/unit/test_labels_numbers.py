@@ -13,6 +13,8 @@ from digitize.labels import (
     _code_heights,
     _code_templates,
     _codes_in,
+    _digit_templates,
+    _NumberJudge,
     _fits_reading,
     _numbers_in_rows,
     _free_reading,
@@ -232,3 +234,38 @@ def test_a_code_learnt_on_the_sheet_is_found_over_a_number_and_taken_out():
     (lx0, ly0, lx1, ly1), rest = left
     assert rest.sum() < 0.8 * ink.sum()
     assert _without_codes((number, ink), [((x0, y0, x1, y1), np.ones((y1 - y0, x1 - x0), bool))]) is None
+
+
+def _fraction_sheet(numbers: list[int], font: str) -> tuple[np.ndarray, list[Label]]:
+    """Labels (number over area) drawn in a grid, black on white: the darkness image and the labels read."""
+    f = ImageFont.truetype(FONTS + font, round(2.0 * 1.45 * PPMM))
+    img = Image.new("L", (int(20 * PPMM) * 10, int(14 * PPMM) * (len(numbers) // 10 + 1)), 238)
+    d = ImageDraw.Draw(img)
+    labels = []
+    for k, no in enumerate(numbers):
+        x, y = int((10 + 20 * (k % 10)) * PPMM), int((7 + 14 * (k // 10)) * PPMM)
+        area = f"{100 + 7 * k % 300}.{k % 10}"
+        d.text((x, y - 3), str(no), font=f, anchor="ms", fill=30)
+        d.text((x, y + 4), area, font=f, anchor="mt", fill=30)
+        n, a = d.textbbox((x, y - 3), str(no), font=f, anchor="ms"), d.textbbox((x, y + 4), area, font=f, anchor="mt")
+        labels.append(Label(1, no, float(area), None, 0.9, tokens=[Token(str(no), n, 0.95), Token(area, a, 0.95)]))
+    return 255 - np.asarray(img).astype(np.uint8), labels
+
+
+@pytest.mark.parametrize("font", ["dejavu/DejaVuSerif.ttf", "liberation/LiberationSans-Regular.ttf"])
+def test_the_sheets_digits_tell_which_number_stands_over_an_area(font):
+    dark, labels = _fraction_sheet(list(range(101, 161)), font)
+    digits = _digit_templates(labels, dark)
+    assert digits is not None and set(digits[0]) == set("0123456789")
+    judge = _NumberJudge(digits, dark, lambda box: [])
+    right = 0
+    for lab in labels[::6]:  # its number not read: the area only
+        v = lab.parcel_no
+        bare = Label(1, None, lab.area_label_m2, None, 0.5, tokens=[lab.tokens[1]])
+        got = judge(bare, [v - 1, v, v + 1, v + 10])
+        assert got in (v, None)
+        right += got == v
+    assert right >= 8
+    # a place with no number drawn over it gives none
+    empty = Label(1, None, 100.0, None, 0.5, tokens=[Token("100.0", (5, 5 + int(12 * PPMM), 40, 20 + int(12 * PPMM)))])
+    assert judge(empty, [101, 102]) is None
