@@ -1301,8 +1301,8 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
             else:  # nothing read, or a reading that cannot stand (read twice, beyond the sheet) and fits nothing
                 best = free if v is None or count[v] > 1 or v > limit else []
             if (len(best) > 1 or (best and not bounded)) and judge is not None:
-                # a reading read once and within the sheet stands against them
-                own = [v] if v is not None and v not in best and count[v] == 1 and v <= limit else []
+                # against the number read, if any: the ink over the area may say it was right
+                own = [v] if v is not None and v not in best else []
                 best = [c] if (c := judge(lab, best + own)) is not None else []
             if len(best) == 1 and best[0] != v:
                 changes.append((i, best[0]))
