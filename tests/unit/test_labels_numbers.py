@@ -269,3 +269,14 @@ def test_the_sheets_digits_tell_which_number_stands_over_an_area(font):
     # a place with no number drawn over it gives none
     empty = Label(1, None, 100.0, None, 0.5, tokens=[Token("100.0", (5, 5 + int(12 * PPMM), 40, 20 + int(12 * PPMM)))])
     assert judge(empty, [101, 102]) is None
+
+
+def test_at_the_end_of_a_row_only_the_look_of_the_digits_gives_a_missing_number():
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    judge = _NumberJudge(_digit_templates(labels, dark), dark, lambda box: [])
+    end = labels[9]  # 110, last of its row: 109 on its left, nothing on its right
+    end.parcel_no, end.tokens = None, end.tokens[1:]
+    _numbers_in_rows(labels)
+    assert end.parcel_no is None  # the row alone does not bound it
+    _numbers_in_rows(labels, judge=judge)
+    assert end.parcel_no == 110 and end.tokens[0].text == "110"
