@@ -1340,14 +1340,24 @@ def _digit_templates(labels: list[Label], dark: np.ndarray, *, size: int = 24,
         if t.text != str(lab.parcel_no) or t.conf < 0.85:
             continue
         x0, y0, x1, y1 = t.box
-        cw = (x1 - x0) / len(t.text)
-        if y1 - y0 < 4 or cw < 2:
+        n = len(t.text)
+        if y1 - y0 < 4 or x1 - x0 < 2 * n:
+            continue
+        box = dark[y0:y1, x0:x1]
+        ink = float(np.percentile(box, 98))
+        # the digits' centres: its pieces of ink when there is one per digit, else equal cells
+        _, _, st, cen = cv2.connectedComponentsWithStats((box > 0.5 * ink).astype(np.uint8), connectivity=8)
+        tall = [c[0] for c, s_ in zip(cen[1:], st[1:]) if s_[3] >= 0.6 * (y1 - y0)]
+        centres = sorted(tall) if len(tall) == n else [(j + 0.5) * (x1 - x0) / n for j in range(n)]
+        cw = float(np.median(np.diff(centres))) if n > 1 else float(x1 - x0)
+        if cw < 2:
             continue
         widths.append(cw / (y1 - y0))
-        inks.append(float(np.percentile(dark[y0:y1, x0:x1], 98)))
+        inks.append(ink)
         gaps.append((a.box[1] - y1) / _height(a))
-        for k, ch in enumerate(t.text):
-            cell = dark[y0:y1, int(round(x0 + k * cw)):int(round(x0 + (k + 1) * cw))]
+        for c, ch in zip(centres, t.text):
+            lo, hi = int(round(x0 + c - cw / 2)), int(round(x0 + c + cw / 2))
+            cell = dark[y0:y1, max(0, lo):hi]
             if cell.size:
                 cells[ch].append(cv2.resize(cell.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA))
     if any(len(c) < least for c in cells.values()):
