@@ -1233,16 +1233,18 @@ def _fits_reading(read: str, v: int) -> int | None:
 
 
 def _stack(lab: Label) -> tuple[float, float, float] | None:
-    """The centre and character height of a label's number and area (its code left out); None without either."""
-    k = (lab.parcel_no is not None) + (lab.area_label_m2 is not None)
-    if k == 0 or len(lab.tokens) < k:
+    """The centre and character height of a label's number and area (its code left out), or of the
+    ink under its bar when it has neither (:func:`_unread_labels`); None without any."""
+    k = max(1, (lab.parcel_no is not None) + (lab.area_label_m2 is not None))
+    if len(lab.tokens) < k:
         return None
     x0, y0, x1, y1 = _union(t.box for t in lab.tokens[:k])
     return (x0 + x1) / 2, (y0 + y1) / 2, float(np.median([_height(t) for t in lab.tokens[:k]]))
 
 
 def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None = None, *, max_gap: int = 25,
-                     rounds: int = 3, judge: Callable[[Label, list[int]], int | None] | None = None) -> None:
+                     rounds: int = 3, judge: Callable[[Label, list[int]], int | None] | None = None,
+                     blind: frozenset[int] = frozenset()) -> None:
     """Numbers put right by their neighbours in the row: a sheet numbers its parcels in rows,
     left to right, from the top.
 
@@ -1257,7 +1259,8 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
     number (by position in ``labels``: the crops :func:`_check_numbers` read and did not keep),
     its digits among a neighbour's letters; they count as the label's own reading does.
     Where the readings leave more than one number, ``judge`` (:class:`_NumberJudge`) may pick
-    one by the ink over the area.
+    one by the ink over the area; ``blind`` labels (by position in ``labels``: a bar with ink
+    under it, nothing read, :func:`_unread_labels`) take a number only from the judge.
     """
     readings = readings or {}
     stacks = [_stack(lab) for lab in labels]
@@ -1275,7 +1278,7 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
         for k, i in enumerate(idx):
             lab = labels[i]
             v = lab.parcel_no
-            if v is None and lab.area_label_m2 is None:
+            if v is None and lab.area_label_m2 is None and i not in blind:
                 continue
             x, y, h = pos[k]
             row = trusted & (np.abs(pos[:, 1] - y) <= 1.5 * h)
@@ -1300,12 +1303,16 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
                 best = [c for f, c in fit if f == min(f for f, _ in fit)]
             else:  # nothing read, or a reading that cannot stand (read twice, beyond the sheet) and fits nothing
                 best = free if v is None or count[v] > 1 or v > limit else []
-            if (len(best) > 1 or (best and not bounded)) and judge is not None:
+            if i in blind and judge is None:
+                continue
+            if (len(best) > 1 or (best and (not bounded or i in blind))) and judge is not None:
                 # against the number read, if any: the ink over the area may say it was right
                 own = [v] if v is not None and v not in best else []
                 best = [c] if (c := judge(lab, best + own)) is not None else []
             if len(best) == 1 and best[0] != v:
                 changes.append((i, best[0]))
+        taken = Counter(c for _, c in changes)  # a number two labels take at once goes to none read blind
+        changes = [(i, c) for i, c in changes if taken[c] == 1 or i not in blind]
         if not changes:
             return
         for i, c in changes:
@@ -1385,8 +1392,9 @@ class _NumberJudge:
 
     def scores(self, lab: Label, cands: list[int]) -> list[tuple[float, float, int]]:
         """(ink explained, ink of the number drawn, number) for each number that fits the place, best first."""
-        if not cands or lab.area_label_m2 is None:
-            return []
+        if not cands or not lab.tokens or (lab.parcel_no is not None and (lab.area_label_m2 is None
+                                                                          or len(lab.tokens) < 2)):
+            return []  # no area to stand over (a label read blind has the ink under its bar for one)
         dark, cell = self.dark, self.cell
         a = lab.tokens[1 if lab.parcel_no is not None else 0]
         h = _height(a)
@@ -1438,6 +1446,35 @@ class _NumberJudge:
         if g < self.least * own or (len(scores) > 1 and g - scores[1][0] < self.margin * own):
             return None
         return c
+
+
+
+def _unread_labels(bars: np.ndarray, text: np.ndarray, regions: np.ndarray, have: set[int]) -> dict[int, Label]:
+    """Labels nothing was read from: a fraction bar in a region with no label, the ink under it
+    (a neighbour's code printed across both the number and the area leaves no word to read).
+    Each is a label with no value, its one token the box of the ink under the bar (text ``""``),
+    by region; the longest bar of a region stands for it."""
+    n, _, st, _ = cv2.connectedComponentsWithStats(bars.astype(np.uint8), connectivity=8)
+    out: dict[int, Label] = {}
+    for k in np.argsort(-st[1:, 2]) + 1:
+        x, y, w, hb = (int(v) for v in st[k, :4])
+        under = min(regions.shape[0] - 1, y + hb + 1)
+        region = int(regions[under, x + w // 2])
+        if region == 0 or region in have or region in out:
+            continue
+        y0, y1 = y + hb, min(text.shape[0], y + hb + w // 2 + 1)
+        rows = text[y0:y1, x:x + w].any(axis=1)
+        if not rows.any():
+            continue
+        top = int(np.argmax(rows))
+        gap = np.flatnonzero(~rows[top:])
+        bottom = top + (int(gap[0]) if len(gap) else len(rows) - top)
+        if bottom - top < 3:
+            continue
+        cols = np.flatnonzero(text[y0 + top:y0 + bottom, x:x + w].any(axis=0))
+        box = (x + int(cols[0]), y0 + top, x + int(cols[-1]) + 1, y0 + bottom)
+        out[region] = Label(region, tokens=[Token("", box, 0.2)])
+    return out
 
 
 # --- the step --------------------------------------------------------------------------------------------------
@@ -1518,8 +1555,10 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     in both places.
     """
     char_h = _char_height(text, px_per_mm)
+    bars = np.zeros_like(text)
     if char_h is not None:
-        text = _without_bars(text, char_h)
+        bare = _without_bars(text, char_h)
+        bars, text = text & ~bare, bare
     words, codes, cc, used = _read_rows(text, dark, lines, px_per_mm=px_per_mm, workers=workers,
                                         batch_rows=batch_rows)
     found = assemble_labels(words, codes)
@@ -1556,7 +1595,13 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     digits = None if dark is None else _digit_templates(final, dark)
     judge = None if digits is None else _NumberJudge(
         digits, dark, lambda box: _codes_in(box, templates, heights, dark) if templates else [])
-    _numbers_in_rows(final, readings, judge=judge)
+    # (not in the regions the frame cuts: a piece of a parcel of the next sheet shows no label of its own)
+    unread = _unread_labels(bars, text, labels, set(out) | set(cut)) if judge is not None else {}
+    _numbers_in_rows(final + list(unread.values()), readings, judge=judge,
+                     blind=frozenset(range(len(final), len(final) + len(unread))))
+    for region, lab in unread.items():
+        if lab.parcel_no is not None:
+            out[region] = lab
     twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)
     for lab in out.values():
         if lab.parcel_no is not None and twice[lab.parcel_no] > 1:

@@ -20,6 +20,8 @@ from digitize.labels import (
     _free_reading,
     _number_limit,
     _trimmed,
+    _unread_labels,
+    _without_bars,
     _without_codes,
 )
 from digitize.vectorize import darkness, ink_mask, split_linework
@@ -280,3 +282,39 @@ def test_at_the_end_of_a_row_only_the_look_of_the_digits_gives_a_missing_number(
     assert end.parcel_no is None  # the row alone does not bound it
     _numbers_in_rows(labels, judge=judge)
     assert end.parcel_no == 110 and end.tokens[0].text == "110"
+
+
+def test_a_label_nothing_was_read_from_is_found_by_its_bar_and_numbered_by_its_digits():
+    """A row of fractions, bars drawn; one of them read not at all: its bar and the ink under it
+    make a label, and the sheet's digits give it the number its row leaves free."""
+    f = ImageFont.truetype(FONTS + "dejavu/DejaVuSerif.ttf", round(2.0 * 1.45 * PPMM))
+    numbers = list(range(101, 161))
+    img = Image.new("L", (int(20 * PPMM) * 10, int(14 * PPMM) * 7), 238)
+    d = ImageDraw.Draw(img)
+    regions = np.zeros((img.height, img.width), np.int32)
+    labels = []
+    for k, no in enumerate(numbers):
+        x, y = int((10 + 20 * (k % 10)) * PPMM), int((7 + 14 * (k // 10)) * PPMM)
+        area = f"{100 + 7 * k % 300}.{k % 10}"
+        d.text((x, y - 3), str(no), font=f, anchor="ms", fill=30)
+        half = f.getlength(area) / 2 + 3
+        d.line([(x - half, y), (x + half, y)], fill=30, width=2)
+        d.text((x, y + 4), area, font=f, anchor="mt", fill=30)
+        n, a = d.textbbox((x, y - 3), str(no), font=f, anchor="ms"), d.textbbox((x, y + 4), area, font=f, anchor="mt")
+        regions[y - int(6 * PPMM):y + int(6 * PPMM), x - int(9 * PPMM):x + int(9 * PPMM)] = k + 1
+        labels.append(Label(k + 1, no, float(area), None, 0.9, tokens=[Token(str(no), n, 0.95), Token(area, a, 0.95)]))
+    dark = 255 - np.asarray(img).astype(np.uint8)
+    ink = dark > 100
+    text = _without_bars(ink, 2.0 * 1.45 * PPMM * 0.7)
+    lost = labels.pop(24)  # 125, in the middle of its row
+    found = _unread_labels(ink & ~text, text, regions, {lab.region for lab in labels})
+    assert set(found) == {lost.region}
+    blind = found[lost.region]
+    assert blind.parcel_no is None and abs(blind.tokens[0].box[1] - lost.tokens[1].box[1]) <= 3
+    judge = _NumberJudge(_digit_templates(labels, dark), dark, lambda box: [])
+    _numbers_in_rows(labels + [blind], judge=judge, blind=frozenset({len(labels)}))
+    assert blind.parcel_no == 125
+    # without the judge a label read blind gets no number, though its row leaves one free
+    again = _unread_labels(ink & ~text, text, regions, {lab.region for lab in labels})[lost.region]
+    _numbers_in_rows(labels + [again], blind=frozenset({len(labels)}))
+    assert again.parcel_no is None
