@@ -1274,6 +1274,9 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
         count = Counter(nums)
         no = np.array([labels[i].parcel_no if labels[i].parcel_no is not None else -1 for i in idx])
         trusted = np.array([v > 0 and count[v] == 1 and v <= limit for v in no])
+        # of a number read twice, a reading of its digits alone stands against one with letters taken for digits
+        clean = Counter(labels[i].parcel_no for i in idx
+                        if labels[i].parcel_no is not None and labels[i].tokens[0].text == str(labels[i].parcel_no))
         changes = []
         for k, i in enumerate(idx):
             lab = labels[i]
@@ -1292,7 +1295,8 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
                     continue
                 lo = hi - max_gap - 1 if lo is None else lo
                 hi = lo + max_gap + 1 if hi is None or hi - lo > 4 * max_gap else hi
-            if v is not None and lo < v < hi and count[v] == 1:
+            if v is not None and ((lo < v < hi and count[v] == 1)
+                                  or (count[v] > 1 and clean[v] == 1 and lab.tokens[0].text == str(v))):
                 continue
             free = [c for c in range(max(lo, 0) + 1, hi) if count[c] == (c == v)]
             read = ([lab.tokens[0].text] if v is not None else []) + [

@@ -318,3 +318,13 @@ def test_a_label_nothing_was_read_from_is_found_by_its_bar_and_numbered_by_its_d
     again = _unread_labels(ink & ~text, text, regions, {lab.region for lab in labels})[lost.region]
     _numbers_in_rows(labels + [again], blind=frozenset({len(labels)}))
     assert again.parcel_no is None
+
+
+def test_of_a_number_read_twice_the_reading_of_digits_alone_stands():
+    # 477 read cleanly between 475 and 478, and read again elsewhere with letters taken for digits
+    row = [_in_row(475, 100), _in_row(477, 200, read="477"), _in_row(478, 300), _in_row(477, 900, read="D4T7")]
+    far = [_in_row(k, 60 * (k % 10), area="99.9") for k in range(400, 500) if not 475 <= k <= 478]
+    for lab in far:
+        lab.tokens = [Token(t.text, (t.box[0], t.box[1] - 2000, t.box[2], t.box[3] - 2000), t.conf) for t in lab.tokens]
+    _numbers_in_rows(row + far)
+    assert row[1].parcel_no == 477
