@@ -21,9 +21,14 @@ mere nearness:
    or a bar often went to the line-work, and are read there from the ink no row took;
 6. the numbers of the sheet against each other (:func:`_check_numbers`): a sheet numbers
    its parcels 1..N, each once, so a number far beyond the others lost a stray character
-   at an end, and a number read twice or missing is read again where it stands; then
-   (:func:`_numbers_in_rows`) a number missing, read twice or out of order is put right by
-   its neighbours in the row, where they leave one number free that its reading fits.
+   at an end, and a number read twice or missing is read again where it stands (once more
+   without the ink of a land-use code printed across it: the sheet's codes are learnt from
+   the codes it read surely, :func:`_code_templates`); then (:func:`_numbers_in_rows`) a
+   number missing, read twice or out of order is put right by its neighbours in the row
+   (a sheet numbers its parcels in rows from the top left), where they leave one number
+   free that its reading fits, or where the sheet's own digits drawn over the area say
+   which (:class:`_NumberJudge`); a fraction bar in a region with no label is a label read
+   blind (:func:`_unread_labels`), numbered only that way.
 
 What was read is then checked, as evidence rather than as answers: the area against the
 region's computed area, the code against the land-use table, the number against the
