@@ -33,7 +33,10 @@ mere nearness:
 What was read is then checked, as evidence rather than as answers: the area against the
 region's computed area, the code against the land-use table, the number against the
 other numbers of the sheet.  A reading that fails gets a low confidence (and
-:func:`gis.topology.check_parcels` flags it for a human); no value is ever made up.
+:func:`gis.topology.check_parcels` flags it for a human).  No value is made up from
+nothing: a number the row infers is one its reading fits, one the sheet's digits drawn over
+the area pick, or the one number the row leaves free over an area that was read; it keeps
+a quarter of the label's confidence.
 """
 
 from __future__ import annotations
