@@ -1398,7 +1398,7 @@ class _NumberJudge:
 
     def __init__(self, digits: tuple[dict[str, np.ndarray], float, float, float], dark: np.ndarray,
                  codes: Callable[[Box], list[tuple[Box, np.ndarray]]], *, least: float = 0.5,
-                 margin: float = 0.05) -> None:
+                 margin: float = 0.03) -> None:
         self.shapes, self.cell, self.gap, self.ink = digits
         self.dark, self.codes, self.least, self.margin = dark, codes, least, margin
 
