@@ -21,12 +21,22 @@ mere nearness:
    or a bar often went to the line-work, and are read there from the ink no row took;
 6. the numbers of the sheet against each other (:func:`_check_numbers`): a sheet numbers
    its parcels 1..N, each once, so a number far beyond the others lost a stray character
-   at an end, and a number read twice or missing is read again where it stands.
+   at an end, and a number read twice or missing is read again where it stands (once more
+   without the ink of a land-use code printed across it: the sheet's codes are learnt from
+   the codes it read surely, :func:`_code_templates`); then (:func:`_numbers_in_rows`) a
+   number missing, read twice or out of order is put right by its neighbours in the row
+   (a sheet numbers its parcels in rows from the top left), where they leave one number
+   free that its reading fits, or where the sheet's own digits drawn over the area say
+   which (:class:`_NumberJudge`); a fraction bar in a region with no label is a label read
+   blind (:func:`_unread_labels`), numbered only that way.
 
 What was read is then checked, as evidence rather than as answers: the area against the
 region's computed area, the code against the land-use table, the number against the
 other numbers of the sheet.  A reading that fails gets a low confidence (and
-:func:`gis.topology.check_parcels` flags it for a human); no value is ever made up.
+:func:`gis.topology.check_parcels` flags it for a human).  No value is made up from
+nothing: a number the row infers is one its reading fits, one the sheet's digits drawn over
+the area pick, or the one number the row leaves free over an area that was read; it keeps
+a quarter of the label's confidence.
 """
 
 from __future__ import annotations
@@ -928,6 +938,88 @@ def _read_again(found: list[tuple[Label, list[Token]]], area_of, text: np.ndarra
                 break
 
 
+# --- the land-use codes of a sheet, as drawn on it ------------------------------------------------------------
+
+def _code_templates(words: list[Token], dark: np.ndarray, *, size: int = 24, most: int = 150,
+                    least: int = 5) -> dict[str, np.ndarray]:
+    """What each land-use code looks like on this sheet (a code repeats hundreds of times): the
+    mean darkness of the codes read surely (a whole code, confidence 0.85 or more), each scaled to
+    ``size`` pixels tall and the code's median width, 0..1; only codes read surely ``least`` times."""
+    boxes: dict[str, list[Box]] = {}
+    for t in words:
+        if t.conf >= 0.85 and is_land_use_code(t.text) and t.box[2] > t.box[0] and t.box[3] > t.box[1]:
+            boxes.setdefault(t.text, []).append(t.box)
+    out = {}
+    for code, bs in boxes.items():
+        if len(bs) < least:
+            continue
+        bs = bs[:most]
+        w = max(3, round(size * float(np.median([(b[2] - b[0]) / (b[3] - b[1]) for b in bs]))))
+        acc = np.zeros((size, w), np.float32)
+        for x0, y0, x1, y1 in bs:
+            acc += cv2.resize(dark[y0:y1, x0:x1].astype(np.float32), (w, size), interpolation=cv2.INTER_AREA)
+        top = float(np.percentile(acc, 98))
+        if top > 0:
+            out[code] = np.clip(acc / top, 0.0, 1.0)
+    return out
+
+
+def _codes_in(zone: Box, templates: dict[str, np.ndarray], heights: list[int], dark: np.ndarray, *,
+             least: float = 0.6) -> list[tuple[Box, np.ndarray]]:
+    """The land-use codes printed across a zone (a neighbour's code over a number): the sheet's
+    ``templates`` of its codes, at the ``heights`` its codes are drawn at, matched against the
+    scan's darkness around the zone (correlation ``least`` or more, the best match of each place
+    only); (box, mask of the pixels the code covers) in scan pixels."""
+    x0, y0, x1, y1 = zone
+    hmax = max(heights)
+    wx0, wy0 = max(0, x0 - 3 * hmax), max(0, y0 - hmax)
+    wx1, wy1 = min(dark.shape[1], x1 + 3 * hmax), min(dark.shape[0], y1 + hmax)
+    win = dark[wy0:wy1, wx0:wx1].astype(np.float32)
+    hits = []
+    for tpl in templates.values():
+        for h in heights:
+            t = cv2.resize(tpl, (max(3, round(tpl.shape[1] * h / tpl.shape[0])), h), interpolation=cv2.INTER_AREA)
+            if t.shape[0] > win.shape[0] or t.shape[1] > win.shape[1]:
+                continue
+            score = cv2.matchTemplate(win, t, cv2.TM_CCOEFF_NORMED)
+            for by, bx in zip(*np.nonzero(score >= least)):
+                box = (wx0 + int(bx), wy0 + int(by), wx0 + int(bx) + t.shape[1], wy0 + int(by) + t.shape[0])
+                if box[0] < x1 and box[2] > x0 and box[1] < y1 and box[3] > y0:
+                    hits.append((float(score[by, bx]), box, t))
+    out: list[tuple[Box, np.ndarray]] = []
+    for sc, box, t in sorted(hits, key=lambda q: -q[0]):  # the best match of each place
+        if any(min(box[2], b[2]) - max(box[0], b[0]) > 0.3 * (box[2] - box[0])
+               and min(box[3], b[3]) - max(box[1], b[1]) > 0.3 * (box[3] - box[1]) for b, _ in out):
+            continue
+        out.append((box, t > 0.45))
+    return out
+
+
+def _code_heights(words: list[Token]) -> list[int]:
+    """The heights (pixels) the sheet draws its land-use codes at: those of the codes read surely, a few."""
+    hs = [t.box[3] - t.box[1] for t in words if t.conf >= 0.85 and is_land_use_code(t.text)]
+    if len(hs) < 5:
+        return []
+    return sorted({max(3, round(float(v))) for v in np.percentile(hs, [10, 50, 90])})
+
+
+def _without_codes(crop: tuple[Box, np.ndarray],
+                   codes: list[tuple[Box, np.ndarray]]) -> tuple[Box, np.ndarray] | None:
+    """A crop (box, ink mask) with the ink of the codes that reach into it taken out, cut to
+    what is left (None when nothing is)."""
+    (x0, y0, x1, y1), ink = crop
+    ink = ink.copy()
+    for (cx0, cy0, cx1, cy1), m in codes:
+        ax0, ay0, ax1, ay1 = max(x0, cx0), max(y0, cy0), min(x1, cx1), min(y1, cy1)
+        if ax1 > ax0 and ay1 > ay0:
+            ink[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] &= ~m[ay0 - cy0:ay1 - cy0, ax0 - cx0:ax1 - cx0]
+    ys, xs = np.nonzero(ink)
+    if len(ys) == 0:
+        return None
+    return ((x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1),
+            ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
+
+
 # --- the numbers of a sheet, checked against each other ------------------------------------------------------
 
 def _number_limit(numbers: list[int]) -> float:
@@ -1015,23 +1107,32 @@ def _free_reading(w: Token, area: Token, limit: float, taken: set[int]) -> tuple
 
 
 def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | None, dark: np.ndarray | None, *,
-                   workers: int, batch_rows: int, area_of: Callable[[int], float | None] | None = None) -> None:
+                   workers: int, batch_rows: int, area_of: Callable[[int], float | None] | None = None,
+                   templates: dict[str, np.ndarray] | None = None,
+                   heights: list[int] = ()) -> dict[int, list[str]]:
     """Check the numbers of a sheet against each other: each is unique, and they run 1..N.
 
-    A number far beyond the others (:func:`_number_limit`) with no area under it, that
-    gives the region's area (``area_of``) with a decimal point put in, is that area read
-    without its point.  A number far beyond the others is read without the stray
+    A number with no area under it that gives the region's area (``area_of``) with a
+    decimal point put in, to a tenth when far beyond the others (:func:`_number_limit`), to
+    a hundredth when not, is that area read without its point.  A number far beyond the others is read without the stray
     characters at its ends, if one reading does (:func:`_trimmed`).  A number read twice,
     or still beyond the limit, and a missing number over an area, are read again on their
     own, from all the ink standing over the area's centre; the new reading is kept when it
-    lies within the limit and no other label has it.  Either way the label keeps half its
-    confidence: every value comes from ink read, none is made up.
+    lies within the limit and no other label has it; where a land-use code crosses the ink
+    read (a neighbour's code printed over the number: :func:`_codes_in`, from the sheet's
+    ``templates`` of its codes at the ``heights`` it draws them), it is read once more without
+    the code's ink; the digits the code crossed are cut there, so that reading is returned
+    (see below) but never taken on its own.  Either way the label keeps half its
+    confidence: every value comes from ink read, none is made up.  Returns what was read
+    again and not kept, per label (by position in ``labels``), for :func:`_numbers_in_rows`.
     """
     limit = _number_limit([lab.parcel_no for lab in labels if lab.parcel_no is not None])
     for lab in labels:  # an area read without its point, taken for a number: the region's area says so
-        if (lab.parcel_no is not None and lab.parcel_no > limit and lab.area_label_m2 is None and area_of is not None
+        # (within the sheet's numbers, only when it gives the region's area to a hundredth)
+        if (lab.parcel_no is not None and lab.parcel_no >= 100 and lab.area_label_m2 is None and area_of is not None
                 and (area := area_of(lab.region))):
-            fits = [lab.parcel_no / 10**k for k in (1, 2) if abs(lab.parcel_no / 10**k - area) <= 0.1 * area]
+            tol = 0.1 if lab.parcel_no > limit else 0.01
+            fits = [lab.parcel_no / 10**k for k in (1, 2) if abs(lab.parcel_no / 10**k - area) <= tol * area]
             if fits:
                 lab.parcel_no, lab.area_label_m2 = None, fits[0]
                 lab.tokens[0] = Token(lab.tokens[0].text, lab.tokens[0].box, lab.tokens[0].conf / 2)
@@ -1079,14 +1180,25 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
             crop = _clip_crop(zone, h, text, lines)
             if crop is None:
                 continue
-            todo.append(i)
+            todo.append((i, False))
             items.append(_crop_item(crop, dark))
+            if not templates or not heights or dark is None:
+                continue
+            masks = _codes_in(crop[0], templates, heights, dark)
+            bare = _without_codes(crop, masks) if masks else None
+            if bare is not None:
+                todo.append((i, True))
+                items.append(_crop_item(bare, dark))
+    readings: dict[int, list[str]] = {}
     if not items:
-        return
+        return readings
     found: dict[int, list[tuple[int, Token]]] = {}
-    for i, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
+    for (i, bare), words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)):
         lab = labels[i]
         area = lab.tokens[0 if lab.parcel_no is None else 1]
+        readings.setdefault(i, []).extend(w.text for w in words)
+        if bare:  # digits cut where the code crossed them: evidence for the row's numbers only
+            continue
         for w in words:
             v, q = _free_reading(w, area, limit, {k for k, c in count.items() if c > 0})
             if v is not None:
@@ -1105,6 +1217,276 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
         lab.parcel_no = v
         count[v] += 1
         _settle(lab)
+        readings.pop(i, None)
+    return readings
+
+
+def _fits_reading(read: str, v: int) -> int | None:
+    """How well a number read with digits lost or misread fits ``v``: 0 the same, 1 ``v`` with
+    one or two digits lost at an end (a neighbour's code printed over them), 2 one digit lost
+    inside or one misread; None when it does not fit (nothing read fits nothing)."""
+    s = re.sub(r"[^0-9]", "", read.translate(_TO_DIGIT))
+    c = str(v)
+    if not s:
+        return None
+    if s == c:
+        return 0
+    if (c.endswith(s) or c.startswith(s)) and len(c) - len(s) <= 2:
+        return 1
+    rest = iter(c)
+    if (len(c) == len(s) + 1 and all(ch in rest for ch in s)) or (
+            len(c) == len(s) and sum(a != b for a, b in zip(s, c)) == 1):
+        return 2
+    return None
+
+
+def _stack(lab: Label) -> tuple[float, float, float] | None:
+    """The centre and character height of a label's number and area (its code left out), or of the
+    ink under its bar when it has neither (:func:`_unread_labels`); None without any."""
+    k = max(1, (lab.parcel_no is not None) + (lab.area_label_m2 is not None))
+    if len(lab.tokens) < k:
+        return None
+    x0, y0, x1, y1 = _union(t.box for t in lab.tokens[:k])
+    return (x0 + x1) / 2, (y0 + y1) / 2, float(np.median([_height(t) for t in lab.tokens[:k]]))
+
+
+def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None = None, *, max_gap: int = 25,
+                     rounds: int = 3, judge: Callable[[Label, list[int]], int | None] | None = None,
+                     blind: frozenset[int] = frozenset()) -> None:
+    """Numbers put right by their neighbours in the row: a sheet numbers its parcels in rows,
+    left to right, from the top.
+
+    A label whose number is missing, read twice, beyond the sheet's limit, or outside the
+    numbers of its nearest neighbours left and right at its height (each read once, at most
+    ``max_gap`` apart) takes the number between them that no other label has and that its
+    own reading fits best (:func:`_fits_reading`: a digit or two lost at an end under a
+    neighbour's code, one lost or misread inside), when one fits best; a label with an area
+    and no number read takes the only number left free between them.  A number so inferred
+    keeps a quarter of the label's confidence, one read in part a half.  Labels put right
+    count as neighbours in the next round.  ``readings`` are further readings of a label's
+    number (by position in ``labels``: the crops :func:`_check_numbers` read and did not keep),
+    its digits among a neighbour's letters; they count as the label's own reading does.
+    Where the readings leave more than one number, ``judge`` (:class:`_NumberJudge`) may pick
+    one by the ink over the area; ``blind`` labels (by position in ``labels``: a bar with ink
+    under it, nothing read, :func:`_unread_labels`) take a number only from the judge.
+    """
+    readings = readings or {}
+    stacks = [_stack(lab) for lab in labels]
+    idx = [i for i, s in enumerate(stacks) if s is not None]
+    if len(idx) < 3:
+        return
+    pos = np.array([stacks[i] for i in idx])
+    for _ in range(rounds):
+        nums = [labels[i].parcel_no for i in idx if labels[i].parcel_no is not None]
+        limit = _number_limit(nums)
+        count = Counter(nums)
+        no = np.array([labels[i].parcel_no if labels[i].parcel_no is not None else -1 for i in idx])
+        trusted = np.array([v > 0 and count[v] == 1 and v <= limit for v in no])
+        # of a number read twice, a reading of its digits alone stands against one with letters taken for digits
+        clean = Counter(labels[i].parcel_no for i in idx
+                        if labels[i].parcel_no is not None and labels[i].tokens[0].text == str(labels[i].parcel_no))
+        changes = []
+        for k, i in enumerate(idx):
+            lab = labels[i]
+            v = lab.parcel_no
+            if v is None and lab.area_label_m2 is None and i not in blind:
+                continue
+            x, y, h = pos[k]
+            row = trusted & (np.abs(pos[:, 1] - y) <= 1.5 * h)
+            row[k] = False
+            left, right = np.flatnonzero(row & (pos[:, 0] < x)), np.flatnonzero(row & (pos[:, 0] > x))
+            lo = no[left[np.argmax(pos[left, 0])]] if len(left) else None
+            hi = no[right[np.argmin(pos[right, 0])]] if len(right) else None
+            bounded = lo is not None and hi is not None and 2 <= hi - lo <= max_gap
+            if not bounded:  # the end of a row, or neighbours far apart: only by the look of the digits
+                if judge is None or (lo is None and hi is None) or (lo is not None and hi is not None and hi - lo < 2):
+                    continue
+                lo = hi - max_gap - 1 if lo is None else lo
+                hi = lo + max_gap + 1 if hi is None or hi - lo > 4 * max_gap else hi
+            if v is not None and ((lo < v < hi and count[v] == 1)
+                                  or (count[v] > 1 and clean[v] == 1 and lab.tokens[0].text == str(v))):
+                continue
+            free = [c for c in range(max(lo, 0) + 1, hi) if count[c] == (c == v)]
+            read = ([lab.tokens[0].text] if v is not None else []) + [
+                r for w in readings.get(i, []) for r in re.findall(r"\d+", w)]
+            fit = [(f, c) for c in free if (f := min((_fits_reading(r, c) for r in read
+                                                        if _fits_reading(r, c) is not None), default=None)) is not None]
+            if fit:
+                best = [c for f, c in fit if f == min(f for f, _ in fit)]
+            else:  # nothing read, or a reading that cannot stand (read twice, beyond the sheet) and fits nothing
+                best = free if v is None or count[v] > 1 or v > limit else []
+            if i in blind and judge is None:
+                continue
+            if (len(best) > 1 or (best and (not bounded or i in blind))) and judge is not None:
+                # against the number read, if any: the ink over the area may say it was right
+                own = [v] if v is not None and v not in best else []
+                best = [c] if (c := judge(lab, best + own)) is not None else []
+            if len(best) == 1 and best[0] != v:
+                changes.append((i, best[0]))
+        taken = Counter(c for _, c in changes)  # a number two labels take at once goes to none read blind
+        changes = [(i, c) for i, c in changes if taken[c] == 1 or i not in blind]
+        if not changes:
+            return
+        for i, c in changes:
+            lab = labels[i]
+            if lab.parcel_no is None:
+                a = lab.tokens[0]
+                h = _height(a)
+                box = (a.box[0], int(a.box[1] - 1.1 * h), a.box[2], int(a.box[1] - 0.1 * h))
+                lab.tokens.insert(0, Token(str(c), box, a.conf / 4))
+            else:
+                t = lab.tokens[0]
+                lab.tokens[0] = Token(t.text, t.box, t.conf / 2)
+            lab.parcel_no = c
+            _settle(lab)
+
+
+def _digit_templates(labels: list[Label], dark: np.ndarray, *, size: int = 24,
+                     least: int = 5) -> tuple[dict[str, np.ndarray], float, float, float] | None:
+    """The digits as this sheet draws them, from its numbers read surely (read once, whole,
+    confidence 0.85 or more, over an area): each digit's cell (a number's box cut in equal
+    widths: the digits of a font are as wide as each other) scaled to ``size`` pixels tall and
+    averaged, 0..1; with the cell's width and the gap from a number's foot to its area's top,
+    both in character heights, and the darkness of the ink.  None when a digit was read surely
+    fewer than ``least`` times."""
+    once = Counter(lab.parcel_no for lab in labels if lab.parcel_no is not None)
+    cells: dict[str, list[np.ndarray]] = {d: [] for d in "0123456789"}
+    widths, gaps, inks = [], [], []
+    for lab in labels:
+        if lab.parcel_no is None or lab.area_label_m2 is None or len(lab.tokens) < 2 or once[lab.parcel_no] != 1:
+            continue
+        t, a = lab.tokens[0], lab.tokens[1]
+        if t.text != str(lab.parcel_no) or t.conf < 0.85:
+            continue
+        x0, y0, x1, y1 = t.box
+        n = len(t.text)
+        if y1 - y0 < 4 or x1 - x0 < 2 * n:
+            continue
+        box = dark[y0:y1, x0:x1]
+        ink = float(np.percentile(box, 98))
+        # the digits' centres: its pieces of ink when there is one per digit, else equal cells
+        _, _, st, cen = cv2.connectedComponentsWithStats((box > 0.5 * ink).astype(np.uint8), connectivity=8)
+        tall = [c[0] for c, s_ in zip(cen[1:], st[1:]) if s_[3] >= 0.6 * (y1 - y0)]
+        centres = sorted(tall) if len(tall) == n else [(j + 0.5) * (x1 - x0) / n for j in range(n)]
+        cw = float(np.median(np.diff(centres))) if n > 1 else float(x1 - x0)
+        if cw < 2:
+            continue
+        widths.append(cw / (y1 - y0))
+        inks.append(ink)
+        gaps.append((a.box[1] - y1) / _height(a))
+        for c, ch in zip(centres, t.text):
+            lo, hi = int(round(x0 + c - cw / 2)), int(round(x0 + c + cw / 2))
+            cell = dark[y0:y1, max(0, lo):hi]
+            if cell.size:
+                cells[ch].append(cv2.resize(cell.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA))
+    if any(len(c) < least for c in cells.values()):
+        return None
+    out = {}
+    for d, c in cells.items():
+        m = np.mean(c[:300], axis=0)
+        out[d] = np.clip(m / max(float(np.percentile(m, 98)), 1.0), 0.0, 1.0)
+    return out, float(np.median(widths)), float(np.median(gaps)), float(np.median(inks))
+
+
+class _NumberJudge:
+    """Which of some numbers stands over a label's area, by the look of the sheet's own digits
+    (:func:`_digit_templates`): each number drawn with them, at the area's character height,
+    is moved over the place a number stands (centred over the area, its foot the sheet's gap
+    above it) to where it explains the most ink; the ink of a land-use code crossing the place
+    (``codes``) counts for none of them.  The number that explains most wins when it explains
+    at least ``least`` of its own ink and ``margin`` of it more than the next; else None."""
+
+    def __init__(self, digits: tuple[dict[str, np.ndarray], float, float, float], dark: np.ndarray,
+                 codes: Callable[[Box], list[tuple[Box, np.ndarray]]], *, least: float = 0.5,
+                 margin: float = 0.03) -> None:
+        self.shapes, self.cell, self.gap, self.ink = digits
+        self.dark, self.codes, self.least, self.margin = dark, codes, least, margin
+
+    def scores(self, lab: Label, cands: list[int]) -> list[tuple[float, float, int]]:
+        """(ink explained, ink of the number drawn, number) for each number that fits the place, best first."""
+        if not cands or not lab.tokens or (lab.parcel_no is not None and (lab.area_label_m2 is None
+                                                                          or len(lab.tokens) < 2)):
+            return []  # no area to stand over (a label read blind has the ink under its bar for one)
+        dark, cell = self.dark, self.cell
+        a = lab.tokens[1 if lab.parcel_no is not None else 0]
+        h = _height(a)
+        cx, foot = _centre_x(a), a.box[1] - self.gap * h
+        half = max(len(str(c)) for c in cands) * cell * h / 2
+        x0, x1 = max(0, int(cx - half - 0.6 * h)), min(dark.shape[1], int(cx + half + 0.6 * h))
+        y0, y1 = max(0, int(foot - 1.5 * h)), min(dark.shape[0], int(foot + 0.5 * h))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return []
+        win = dark[y0:y1, x0:x1].astype(np.float32)
+        win = np.clip(win / max(float(np.percentile(win, 98)), 0.5 * self.ink, 1.0), 0.0, 1.0)
+        keep = np.ones_like(win)
+        for (cx0, cy0, cx1, cy1), m in self.codes((x0, y0, x1, y1)):
+            ax0, ay0, ax1, ay1 = max(x0, cx0), max(y0, cy0), min(x1, cx1), min(y1, cy1)
+            if ax1 > ax0 and ay1 > ay0:
+                keep[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] *= ~m[ay0 - cy0:ay1 - cy0, ax0 - cx0:ax1 - cx0]
+        seen = win * keep
+        cw, ch = max(2, round(cell * h)), max(2, round(h))
+        shapes = {d: cv2.resize(t, (cw, ch), interpolation=cv2.INTER_AREA) for d, t in self.shapes.items()}
+        r = max(1, round(0.12 * h))  # how far each digit may move from its cell
+        out = []
+        for c in cands:
+            s = str(c)
+            t = np.hstack([shapes[d] for d in s])
+            if t.shape[0] > win.shape[0] or t.shape[1] > win.shape[1]:
+                continue
+            # ink explained: 2 sum(t * seen) - sum(t^2 over kept pixels); the number at its best place,
+            # then each digit at its own best place near its cell
+            gain = 2 * cv2.matchTemplate(seen, t, cv2.TM_CCORR) - cv2.matchTemplate(keep, t * t, cv2.TM_CCORR)
+            _, _, _, (bx, by) = cv2.minMaxLoc(gain)
+            total = 0.0
+            for k, d in enumerate(s):
+                dx0, dy0 = max(0, bx + k * cw - r), max(0, by - r)
+                dx1, dy1 = min(win.shape[1], bx + (k + 1) * cw + r), min(win.shape[0], by + ch + r)
+                g = shapes[d]
+                if dx1 - dx0 < cw or dy1 - dy0 < ch:
+                    continue
+                part = (2 * cv2.matchTemplate(seen[dy0:dy1, dx0:dx1], g, cv2.TM_CCORR)
+                        - cv2.matchTemplate(keep[dy0:dy1, dx0:dx1], g * g, cv2.TM_CCORR))
+                total += float(part.max())
+            out.append((total, float((t * t).sum()), c))
+        return sorted(out, reverse=True)
+
+    def __call__(self, lab: Label, cands: list[int]) -> int | None:
+        scores = self.scores(lab, cands)
+        if not scores:
+            return None
+        g, own, c = scores[0]
+        if g < self.least * own or (len(scores) > 1 and g - scores[1][0] < self.margin * own):
+            return None
+        return c
+
+
+
+def _unread_labels(bars: np.ndarray, text: np.ndarray, regions: np.ndarray, have: set[int]) -> dict[int, Label]:
+    """Labels nothing was read from: a fraction bar in a region with no label, the ink under it
+    (a neighbour's code printed across both the number and the area leaves no word to read).
+    Each is a label with no value, its one token the box of the ink under the bar (text ``""``),
+    by region; the longest bar of a region stands for it."""
+    n, _, st, _ = cv2.connectedComponentsWithStats(bars.astype(np.uint8), connectivity=8)
+    out: dict[int, Label] = {}
+    for k in np.argsort(-st[1:, 2]) + 1:
+        x, y, w, hb = (int(v) for v in st[k, :4])
+        under = min(regions.shape[0] - 1, y + hb + 1)
+        region = int(regions[under, x + w // 2])
+        if region == 0 or region in have or region in out:
+            continue
+        y0, y1 = y + hb, min(text.shape[0], y + hb + w // 2 + 1)
+        rows = text[y0:y1, x:x + w].any(axis=1)
+        if not rows.any():
+            continue
+        top = int(np.argmax(rows))
+        gap = np.flatnonzero(~rows[top:])
+        bottom = top + (int(gap[0]) if len(gap) else len(rows) - top)
+        if bottom - top < 3:
+            continue
+        cols = np.flatnonzero(text[y0 + top:y0 + bottom, x:x + w].any(axis=0))
+        box = (x + int(cols[0]), y0 + top, x + int(cols[-1]) + 1, y0 + bottom)
+        out[region] = Label(region, tokens=[Token("", box, 0.2)])
+    return out
 
 
 # --- the step --------------------------------------------------------------------------------------------------
@@ -1188,8 +1570,10 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
     in both places.
     """
     char_h = _char_height(text, px_per_mm)
+    bars = np.zeros_like(text)
     if char_h is not None:
-        text = _without_bars(text, char_h)
+        bare = _without_bars(text, char_h)
+        bars, text = text & ~bare, bare
     words, codes, cc, used = _read_rows(text, dark, lines, px_per_mm=px_per_mm, workers=workers,
                                         batch_rows=batch_rows)
     found = assemble_labels(words, codes)
@@ -1221,8 +1605,21 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
             old, lab = lab, old
         if lab is not None and others is not None:
             others.append(lab)
-    _check_numbers(list(out.values()), text, lines, dark, workers=workers, batch_rows=batch_rows,
-                   area_of=area_of if pixels is not None else None)
+    final = list(out.values())
+    heights = _code_heights(words)
+    templates = _code_templates(words, dark) if dark is not None and heights else {}
+    readings = _check_numbers(final, text, lines, dark, workers=workers, batch_rows=batch_rows,
+                              area_of=area_of if pixels is not None else None, templates=templates, heights=heights)
+    digits = None if dark is None else _digit_templates(final, dark)
+    judge = None if digits is None else _NumberJudge(
+        digits, dark, lambda box: _codes_in(box, templates, heights, dark) if templates else [])
+    # (not in the regions the frame cuts: a piece of a parcel of the next sheet shows no label of its own)
+    unread = _unread_labels(bars, text, labels, set(out) | set(cut)) if judge is not None else {}
+    _numbers_in_rows(final + list(unread.values()), readings, judge=judge,
+                     blind=frozenset(range(len(final), len(final) + len(unread))))
+    for region, lab in unread.items():
+        if lab.parcel_no is not None:
+            out[region] = lab
     twice = Counter(lab.parcel_no for lab in out.values() if lab.parcel_no is not None)
     for lab in out.values():
         if lab.parcel_no is not None and twice[lab.parcel_no] > 1:

@@ -10,9 +10,19 @@ from digitize.labels import (
     Label,
     Token,
     _check_numbers,
+    _code_heights,
+    _code_templates,
+    _codes_in,
+    _digit_templates,
+    _NumberJudge,
+    _fits_reading,
+    _numbers_in_rows,
     _free_reading,
     _number_limit,
     _trimmed,
+    _unread_labels,
+    _without_bars,
+    _without_codes,
 )
 from digitize.vectorize import darkness, ink_mask, split_linework
 
@@ -52,6 +62,17 @@ def test_a_number_in_a_word_with_a_neighbours_letters():
     assert _free_reading(Token("N42", (100, 0, 136, 14)), area, 900, {42})[0] is None
     # within the limit, a number is never cut down to a free one
     assert _free_reading(Token("37", (100, 0, 124, 14)), area, 900, {37})[0] is None
+
+
+def test_an_area_read_without_its_point_within_the_sheets_numbers_needs_the_region_to_a_hundredth():
+    blank = np.zeros((60, 300), bool)
+    for region_area, expect in ((127.6, (None, 127.5)), (131.0, (1275, None))):
+        labels = [_label(k) for k in range(1, 1401) if k != 1275]
+        lone = _label(1275, Token("1275", (100, 20, 140, 34), 0.5))
+        lone.region = 7
+        _check_numbers(labels + [lone], blank, blank, None, workers=1, batch_rows=10,
+                       area_of=lambda r, a=region_area: a if r == 7 else None)
+        assert (lone.parcel_no, lone.area_label_m2) == expect
 
 
 def test_numbers_beyond_the_sheet_lose_their_stray_characters_and_nothing_else_changes():
@@ -121,3 +142,189 @@ def test_a_number_whose_last_digit_a_neighbours_code_touches_is_read_again(font)
     labels = [_label(k) for k in range(1, 301) if k != 247] + [lost]
     _check_numbers(labels, text, lines, dark, workers=1, batch_rows=10)
     assert lost.parcel_no == 247
+
+
+def _in_row(no: int | None, x: int, *, read: str | None = None, area: str = "120.5") -> Label:
+    """A label whose number (``read`` as text, ``no`` as value) stands over its area at column ``x`` of one row."""
+    number = None if no is None else Token(read or str(no), (x, 100, x + 30, 114), 0.9)
+    a = Token(area, (x - 5, 120, x + 35, 134), 0.9)
+    return Label(1, no, float(area), None, 0.9, tokens=[t for t in (number, a) if t is not None])
+
+
+def test_a_number_with_digits_lost_takes_the_one_its_row_leaves_free():
+    # 175 read as 75 (its 1 under a neighbour's code): 75 is read elsewhere, 175 is free between 174 and 176
+    row = [_in_row(174, 100), _in_row(75, 200, read="75"), _in_row(176, 300), _in_row(75, 900)]
+    far = [_in_row(k, 60 * (k % 10), area="99.9") for k in range(100, 200) if not 174 <= k <= 176]
+    for lab in far:  # other rows, far above
+        lab.tokens = [Token(t.text, (t.box[0], t.box[1] - 2000, t.box[2], t.box[3] - 2000), t.conf) for t in lab.tokens]
+    labels = row + far
+    _numbers_in_rows(labels)
+    assert [lab.parcel_no for lab in row] == [174, 175, 176, 75]
+    assert row[1].confidence < 0.9
+
+
+def test_a_missing_number_is_the_one_its_row_leaves_free_and_only_then():
+    one = [_in_row(40, 100), _in_row(None, 200), _in_row(42, 300)]
+    _numbers_in_rows(one)
+    assert one[1].parcel_no == 41 and one[1].tokens[0].text == "41"
+    two = [_in_row(40, 100), _in_row(None, 200), _in_row(43, 300)]  # 41 and 42 both free: no guess
+    _numbers_in_rows(two)
+    assert two[1].parcel_no is None
+
+
+def test_a_number_its_row_agrees_with_is_kept():
+    labels = [_in_row(40, 100), _in_row(41, 200), _in_row(43, 300)]
+    _numbers_in_rows(labels)
+    assert [lab.parcel_no for lab in labels] == [40, 41, 43]
+    # a reading that fits no free number in the row is kept too
+    odd = [_in_row(40, 100), _in_row(97, 200), _in_row(43, 300)]
+    _numbers_in_rows(odd)
+    assert odd[1].parcel_no == 97
+
+
+def test_how_a_reading_fits_a_number():
+    assert _fits_reading("175", 175) == 0
+    assert _fits_reading("75", 175) == 1 and _fits_reading("5", 175) == 1 and _fits_reading("1O", 107) == 1
+    assert _fits_reading("15", 175) == 2 and _fits_reading("176", 175) == 2 and _fits_reading("T93", 193) == 2
+    assert _fits_reading("3", 175) is None and _fits_reading("", 175) is None and _fits_reading("1", 1175) is None
+
+
+def test_a_reading_that_cannot_stand_takes_the_only_number_its_row_leaves_free():
+    # 611 read as 24 (a neighbour's code over its 6 and 1), 24 read elsewhere too: 611 is the only one free
+    labels = [_in_row(610, 100), _in_row(24, 200, read=",24"), _in_row(612, 300), _in_row(24, 900)]
+    for k in range(500, 650):
+        if not 610 <= k <= 612:
+            labels.append(_in_row(k, 50 * (k % 20), area="99.9"))
+            labels[-1].tokens = [Token(t.text, (t.box[0], t.box[1] + 3000, t.box[2], t.box[3] + 3000), t.conf)
+                                 for t in labels[-1].tokens]
+    _numbers_in_rows(labels)
+    assert [lab.parcel_no for lab in labels[:4]] == [610, 611, 612, 24]
+
+
+def test_a_code_learnt_on_the_sheet_is_found_over_a_number_and_taken_out():
+    """ONT drawn eight times alone teaches the sheet's ONT; one more, printed over a small 126, is found there."""
+    f = ImageFont.truetype(FONTS + "dejavu/DejaVuSerif.ttf", round(2.4 * 1.45 * PPMM))
+    small = ImageFont.truetype(FONTS + "dejavu/DejaVuSerif.ttf", round(1.6 * 1.45 * PPMM))
+    img = Image.new("L", (int(120 * PPMM), int(30 * PPMM)), 238)
+    d = ImageDraw.Draw(img)
+    words = []
+    for k in range(8):
+        at = (int((8 + 13 * k) * PPMM), int(8 * PPMM))
+        d.text(at, "ONT", font=f, anchor="ls", fill=30)
+        words.append(Token("ONT", d.textbbox(at, "ONT", font=f, anchor="ls"), 0.95))
+    num_at = (int(60 * PPMM), int(22 * PPMM))
+    d.text(num_at, "126", font=small, anchor="ls", fill=30)
+    number = d.textbbox(num_at, "126", font=small, anchor="ls")
+    over = d.textbbox((number[0] - 3 * (number[2] - number[0]) // 4, num_at[1]), "ONT", font=f, anchor="ls")
+    d.text((over[0], num_at[1]), "ONT", font=f, anchor="ls", fill=30)
+    alone_at = (int(100 * PPMM), int(22 * PPMM))
+    d.text(alone_at, "127", font=small, anchor="ls", fill=30)
+    alone = d.textbbox(alone_at, "127", font=small, anchor="ls")
+    dark = 255 - np.asarray(img).astype(np.uint8)
+    templates, heights = _code_templates(words, dark), _code_heights(words)
+    assert set(templates) == {"ONT"} and heights
+    hits = _codes_in(number, templates, heights, dark)
+    assert len(hits) == 1
+    (hx0, hy0, hx1, hy1), _ = hits[0]
+    assert abs(hx0 - over[0]) <= 3 and abs(hx1 - over[2]) <= 3
+    assert _codes_in(alone, templates, heights, dark) == []
+    # taken out: little of the code's ink is left in the number's box, beyond the number's own ink
+    x0, y0, x1, y1 = number
+    ink = dark[y0:y1, x0:x1] > 100
+    left = _without_codes((number, ink), hits)
+    assert left is not None
+    (lx0, ly0, lx1, ly1), rest = left
+    assert rest.sum() < 0.8 * ink.sum()
+    assert _without_codes((number, ink), [((x0, y0, x1, y1), np.ones((y1 - y0, x1 - x0), bool))]) is None
+
+
+def _fraction_sheet(numbers: list[int], font: str) -> tuple[np.ndarray, list[Label]]:
+    """Labels (number over area) drawn in a grid, black on white: the darkness image and the labels read."""
+    f = ImageFont.truetype(FONTS + font, round(2.0 * 1.45 * PPMM))
+    img = Image.new("L", (int(20 * PPMM) * 10, int(14 * PPMM) * (len(numbers) // 10 + 1)), 238)
+    d = ImageDraw.Draw(img)
+    labels = []
+    for k, no in enumerate(numbers):
+        x, y = int((10 + 20 * (k % 10)) * PPMM), int((7 + 14 * (k // 10)) * PPMM)
+        area = f"{100 + 7 * k % 300}.{k % 10}"
+        d.text((x, y - 3), str(no), font=f, anchor="ms", fill=30)
+        d.text((x, y + 4), area, font=f, anchor="mt", fill=30)
+        n, a = d.textbbox((x, y - 3), str(no), font=f, anchor="ms"), d.textbbox((x, y + 4), area, font=f, anchor="mt")
+        labels.append(Label(1, no, float(area), None, 0.9, tokens=[Token(str(no), n, 0.95), Token(area, a, 0.95)]))
+    return 255 - np.asarray(img).astype(np.uint8), labels
+
+
+@pytest.mark.parametrize("font", ["dejavu/DejaVuSerif.ttf", "liberation/LiberationSans-Regular.ttf"])
+def test_the_sheets_digits_tell_which_number_stands_over_an_area(font):
+    dark, labels = _fraction_sheet(list(range(101, 161)), font)
+    digits = _digit_templates(labels, dark)
+    assert digits is not None and set(digits[0]) == set("0123456789")
+    judge = _NumberJudge(digits, dark, lambda box: [])
+    right = 0
+    for lab in labels[::6]:  # its number not read: the area only
+        v = lab.parcel_no
+        bare = Label(1, None, lab.area_label_m2, None, 0.5, tokens=[lab.tokens[1]])
+        got = judge(bare, [v - 1, v, v + 1, v + 10])
+        assert got in (v, None)
+        right += got == v
+    assert right >= 8
+    # a place with no number drawn over it gives none
+    empty = Label(1, None, 100.0, None, 0.5, tokens=[Token("100.0", (5, 5 + int(12 * PPMM), 40, 20 + int(12 * PPMM)))])
+    assert judge(empty, [101, 102]) is None
+
+
+def test_at_the_end_of_a_row_only_the_look_of_the_digits_gives_a_missing_number():
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    judge = _NumberJudge(_digit_templates(labels, dark), dark, lambda box: [])
+    end = labels[9]  # 110, last of its row: 109 on its left, nothing on its right
+    end.parcel_no, end.tokens = None, end.tokens[1:]
+    _numbers_in_rows(labels)
+    assert end.parcel_no is None  # the row alone does not bound it
+    _numbers_in_rows(labels, judge=judge)
+    assert end.parcel_no == 110 and end.tokens[0].text == "110"
+
+
+def test_a_label_nothing_was_read_from_is_found_by_its_bar_and_numbered_by_its_digits():
+    """A row of fractions, bars drawn; one of them read not at all: its bar and the ink under it
+    make a label, and the sheet's digits give it the number its row leaves free."""
+    f = ImageFont.truetype(FONTS + "dejavu/DejaVuSerif.ttf", round(2.0 * 1.45 * PPMM))
+    numbers = list(range(101, 161))
+    img = Image.new("L", (int(20 * PPMM) * 10, int(14 * PPMM) * 7), 238)
+    d = ImageDraw.Draw(img)
+    regions = np.zeros((img.height, img.width), np.int32)
+    labels = []
+    for k, no in enumerate(numbers):
+        x, y = int((10 + 20 * (k % 10)) * PPMM), int((7 + 14 * (k // 10)) * PPMM)
+        area = f"{100 + 7 * k % 300}.{k % 10}"
+        d.text((x, y - 3), str(no), font=f, anchor="ms", fill=30)
+        half = f.getlength(area) / 2 + 3
+        d.line([(x - half, y), (x + half, y)], fill=30, width=2)
+        d.text((x, y + 4), area, font=f, anchor="mt", fill=30)
+        n, a = d.textbbox((x, y - 3), str(no), font=f, anchor="ms"), d.textbbox((x, y + 4), area, font=f, anchor="mt")
+        regions[y - int(6 * PPMM):y + int(6 * PPMM), x - int(9 * PPMM):x + int(9 * PPMM)] = k + 1
+        labels.append(Label(k + 1, no, float(area), None, 0.9, tokens=[Token(str(no), n, 0.95), Token(area, a, 0.95)]))
+    dark = 255 - np.asarray(img).astype(np.uint8)
+    ink = dark > 100
+    text = _without_bars(ink, 2.0 * 1.45 * PPMM * 0.7)
+    lost = labels.pop(24)  # 125, in the middle of its row
+    found = _unread_labels(ink & ~text, text, regions, {lab.region for lab in labels})
+    assert set(found) == {lost.region}
+    blind = found[lost.region]
+    assert blind.parcel_no is None and abs(blind.tokens[0].box[1] - lost.tokens[1].box[1]) <= 3
+    judge = _NumberJudge(_digit_templates(labels, dark), dark, lambda box: [])
+    _numbers_in_rows(labels + [blind], judge=judge, blind=frozenset({len(labels)}))
+    assert blind.parcel_no == 125
+    # without the judge a label read blind gets no number, though its row leaves one free
+    again = _unread_labels(ink & ~text, text, regions, {lab.region for lab in labels})[lost.region]
+    _numbers_in_rows(labels + [again], blind=frozenset({len(labels)}))
+    assert again.parcel_no is None
+
+
+def test_of_a_number_read_twice_the_reading_of_digits_alone_stands():
+    # 477 read cleanly between 475 and 478, and read again elsewhere with letters taken for digits
+    row = [_in_row(475, 100), _in_row(477, 200, read="477"), _in_row(478, 300), _in_row(477, 900, read="D4T7")]
+    far = [_in_row(k, 60 * (k % 10), area="99.9") for k in range(400, 500) if not 475 <= k <= 478]
+    for lab in far:
+        lab.tokens = [Token(t.text, (t.box[0], t.box[1] - 2000, t.box[2], t.box[3] - 2000), t.conf) for t in lab.tokens]
+    _numbers_in_rows(row + far)
+    assert row[1].parcel_no == 477
