@@ -154,6 +154,8 @@ def _best_cut(poly: Polygon, labs: list[Label], dark: np.ndarray, text: np.ndarr
     inside = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     ring = np.round(np.asarray(poly.exterior.coords) - [x0, y0]).astype(np.int32)
     cv2.fillPoly(inside, [ring], 1)
+    for hole in poly.interiors:  # a pond or another parcel inside: its outline is no lost boundary
+        cv2.fillPoly(inside, [np.round(np.asarray(hole.coords) - [x0, y0]).astype(np.int32)], 0)
     inside = cv2.erode(inside, np.ones((5, 5), np.uint8))  # off the region's own boundary lines
     crop = dark[y0:y1, x0:x1].astype(np.float32)
     letters = text[y0:y1, x0:x1]

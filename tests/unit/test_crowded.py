@@ -82,3 +82,13 @@ def test_a_region_its_one_label_fits_is_left_whole():
     labels[1].area_label_m2 = 38.0 * 28.0
     _, _, cuts = split_crowded(regions, labels, [], dark, text, m_per_px=M_PER_PX)
     assert cuts == []
+
+
+def test_the_outline_of_a_hole_is_no_lost_boundary():
+    """A pond inside the region, its outline dark and straight between the labels: not a line to cut along."""
+    regions, labels, others, dark, text = _scene(0)
+    regions = gpd.GeoDataFrame({"region": [1]}, geometry=[box(10, 10, 390, 290).difference(box(145, 40, 200, 260))])
+    dark[40:260, 144:147] = 150  # the pond's west shore, where the boundary would be
+    others[0].area_label_m2 = 565.0  # and the right parcel's label fits what lies east of it
+    _, _, cuts = split_crowded(regions, labels, others, dark, text, m_per_px=M_PER_PX)
+    assert cuts == []
