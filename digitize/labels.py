@@ -1525,6 +1525,15 @@ def _without_bars(text: np.ndarray, char_h: float) -> np.ndarray:
     return text & ~bars
 
 
+def _slanted_bars(text: np.ndarray, char_h: float) -> np.ndarray:
+    """Fraction bars of ``text`` that :func:`_without_bars` leaves in it: a little slanted (a scan
+    turned by a degree breaks a thin bar's rows) or short (a small label's), 1.3 character
+    heights long once each column is grown a pixel up and down."""
+    grown = cv2.dilate(text.astype(np.uint8), np.ones((3, 1), np.uint8))
+    runs = cv2.morphologyEx(grown, cv2.MORPH_OPEN, np.ones((1, max(5, round(1.3 * char_h))), np.uint8))
+    return runs.astype(bool) & text
+
+
 def _region_under(box: Box, text: np.ndarray, labels: np.ndarray) -> int:
     """The region holding most of the text ink in ``box`` (0 when none)."""
     x0, y0, x1, y1 = box
@@ -1615,6 +1624,8 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
         digits, dark, lambda box: _codes_in(box, templates, heights, dark) if templates else [])
     # (not in the regions the frame cuts: a piece of a parcel of the next sheet shows no label of its own)
     unread = _unread_labels(bars, text, labels, set(out) | set(cut)) if judge is not None else {}
+    if judge is not None and char_h is not None:  # then the bars a turned scan or a small label left in the text
+        unread |= _unread_labels(_slanted_bars(text, char_h), text, labels, set(out) | set(cut) | set(unread))
     _numbers_in_rows(final + list(unread.values()), readings, judge=judge,
                      blind=frozenset(range(len(final), len(final) + len(unread))))
     for region, lab in unread.items():

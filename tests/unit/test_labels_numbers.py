@@ -21,6 +21,7 @@ from digitize.labels import (
     _number_limit,
     _trimmed,
     _unread_labels,
+    _slanted_bars,
     _without_bars,
     _without_codes,
 )
@@ -328,3 +329,20 @@ def test_of_a_number_read_twice_the_reading_of_digits_alone_stands():
         lab.tokens = [Token(t.text, (t.box[0], t.box[1] - 2000, t.box[2], t.box[3] - 2000), t.conf) for t in lab.tokens]
     _numbers_in_rows(row + far)
     assert row[1].parcel_no == 477
+
+
+def test_a_bar_a_turned_scan_slants_is_found_and_the_stroke_of_a_letter_is_not():
+    """A thin bar 1.5 character heights long, dropping a pixel every 12 (a scan turned by about
+    5 degrees): no row of it is long enough for :func:`_without_bars`, grown a pixel up and down
+    it is a bar; the top of a T (0.8 character heights) is not."""
+    char_h = 18.0
+    text = np.zeros((60, 120), bool)
+    for x in range(10, 37):  # the bar, 27 px long and 2 thick
+        y = 20 + (x - 10) // 12
+        text[y:y + 2, x] = True
+    text[20:26, 60:75] = True  # the top of a T, 15 px wide, and its stem
+    text[20:38, 66:69] = True
+    assert not (text & ~_without_bars(text, char_h)).any()
+    found = _slanted_bars(text, char_h)
+    assert found[:, 10:37].sum() >= 0.9 * text[:, 10:37].sum()
+    assert not found[:, 50:].any()
