@@ -48,7 +48,6 @@ class Vectorized:
     """What :func:`vectorize` found: masks and the region partition, in scan pixels."""
 
     dark: np.ndarray  # uint8: darkness against the paper (0 = paper)
-    ink: np.ndarray  # bool: all ink
     lines: np.ndarray  # bool: line-work after gap closing
     text: np.ndarray  # bool: ink that is not line-work (labels, crosses, symbols)
     labels: np.ndarray  # int32: region id per pixel, 0 = none
@@ -771,6 +770,7 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     ink = ink_mask(dark)
     lines, text = split_linework(ink, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm, crosses=crosses,
                                  faint=faint_strokes(dark, ink))
+    del ink  # an A0 scan's mask: not kept through the steps after
     if not lines.any():
         raise DigitizeError("no line-work found on the sheet", hint="check that the image is a cadastral sheet scan")
     lines = close_gaps(lines, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm)
@@ -779,4 +779,4 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     if labels.max() == 0:
         raise DigitizeError("the line-work encloses no region", hint="check the scan and its resolution")
     regions = fit_outlines(labels, dark, lines, stroke=stroke)
-    return Vectorized(dark, ink, lines, text, labels, regions)
+    return Vectorized(dark, lines, text, labels, regions)
