@@ -69,19 +69,18 @@ def split_crowded(regions: gpd.GeoDataFrame, labels: Mapping[int, Label], others
     image and ``text`` the text ink.  Returns the regions (the cut-off sides as new rows
     with new ids), the labels (each on its side) and the cuts made.
     """
+    geoms = dict(zip(regions["region"].to_numpy(), regions.geometry.values))
     crowd: dict[int, list[Label]] = {}
     for lab in others:
         if _parcel_label(lab) and lab.region in labels:
             crowd.setdefault(lab.region, []).append(lab)
     # a region much larger than its one label says: a parcel beside it whose label was not read
     for region, lab in labels.items():
-        if region not in crowd and _parcel_label(lab) and region in set(regions["region"].to_numpy()):
+        if region not in crowd and _parcel_label(lab) and region in geoms:
             crowd[region] = []
     out_labels = dict(labels)
-    geoms = dict(zip(regions["region"].to_numpy(), regions.geometry.values))
     next_id = int(regions["region"].max()) + 1 if len(regions) else 1
     cuts: list[Cut] = []
-    new_rows: list[tuple[int, Polygon]] = []
     for region, extra in crowd.items():
         kept = labels[region]
         if not _parcel_label(kept) or region not in geoms:
@@ -104,9 +103,7 @@ def split_crowded(regions: gpd.GeoDataFrame, labels: Mapping[int, Label], others
                 side_a, labs_a, side_b, labs_b = side_b, labs_b, side_a, labs_a
             new = next_id
             next_id += 1
-            geoms[rid] = side_a
-            new_rows.append((new, side_b))
-            geoms[new] = side_b
+            geoms[rid], geoms[new] = side_a, side_b
             for group, where in ((labs_a, rid), (labs_b, new)):
                 if group:
                     best = max(group, key=lambda x: x.confidence)
@@ -117,8 +114,8 @@ def split_crowded(regions: gpd.GeoDataFrame, labels: Mapping[int, Label], others
                 todo += [(rid, side_a, labs_a), (new, side_b, labs_b)]
     if not cuts:
         return regions, out_labels, []
-    ids = list(regions["region"].to_numpy()) + [r for r, _ in new_rows]
-    out = gpd.GeoDataFrame({"region": ids}, geometry=[geoms[r] for r in ids], crs=regions.crs)
+    # the regions in their order, then the cut-off sides in the order they were made
+    out = gpd.GeoDataFrame({"region": list(geoms)}, geometry=list(geoms.values()), crs=regions.crs)
     return out, out_labels, cuts
 
 
