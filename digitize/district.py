@@ -331,7 +331,8 @@ def run_district(folder: Path, out_dir: Path, *, crs: str, method: str = "auto",
     out = {"sheets": results, "done": sum(r["status"] == "done" for r in results),
            "skipped": sum(r["status"] == "skipped" for r in results),
            "failed": sum(r["status"] == "failed" for r in results)}
-    finished = [s for s in sheets if any(r["sheet"] == s["slug"] and r["status"] != "failed" for r in results)]
+    ok = {r["sheet"] for r in results if r["status"] != "failed"}
+    finished = [s for s in sheets if s["slug"] in ok]
     if finished:
         out["district"] = write_district(out_dir, finished, truth=truth)
         for r in results:
@@ -346,8 +347,9 @@ def write_district(out_dir: Path, sheets: Sequence[dict], *, truth: bool = False
     Layer ``parcels`` holds every sheet's parcels, those cut by a shared sheet edge joined
     whole (:func:`join_sheets`), with the sheet's ``commune_code`` where its ``sheet.json``
     gives one; layer ``edge_matches`` lists the joins; ``district.qa.png`` shows them all,
-    flagged parcels red and those still cut by a frame (no neighbouring sheet) orange.  With ``truth``, each sheet's parcels
-    are scored against its truth again, whole.  Returns the path, counts and those scores.
+    flagged parcels red and those still cut by a frame (no neighbouring sheet) orange.
+    With ``truth``, each sheet's parcels are scored against its truth again, whole.
+    Returns the path, counts and those scores.
     """
     parcels, joins = join_sheets([out_dir / f"{s['slug']}.gpkg" for s in sheets])
     summaries = {s["slug"]: json.loads((out_dir / f"{s['slug']}.json").read_text(encoding="utf-8")) for s in sheets}
