@@ -1161,8 +1161,7 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
         if lab.parcel_no is None:
             a = lab.tokens[0]
             h = _height(a)
-            zones = [(int(a.box[0] - 0.3 * h), int(a.box[1] - 1.9 * h), int(a.box[2] + 0.3 * h),
-                      int(a.box[1] - 0.05 * h))]
+            zones = [_number_zone(a)]
         elif (count[lab.parcel_no] > 1 and lab.tokens[0].conf < sure.get(lab.parcel_no, 2.0)) or lab.parcel_no > limit:
             # over the area; and, the number being centred over the area, as far either side of its
             # centre as the end of the reading farther from it (a neighbour's letter touching the
@@ -1219,6 +1218,31 @@ def _check_numbers(labels: list[Label], text: np.ndarray, lines: np.ndarray | No
         _settle(lab)
         readings.pop(i, None)
     return readings
+
+
+def _number_zone(area: Token) -> Box:
+    """Where a label's number stands: over its area (the token), a character and a bar above it."""
+    h = _height(area)
+    return (int(area.box[0] - 0.3 * h), int(area.box[1] - 1.9 * h), int(area.box[2] + 0.3 * h),
+            int(area.box[1] - 0.05 * h))
+
+
+def _read_over(labels: list[Label], text: np.ndarray, lines: np.ndarray | None, dark: np.ndarray | None, *,
+               workers: int, batch_rows: int) -> dict[int, list[str]]:
+    """What stands over the area of labels whose number no row read (:func:`_unread_labels`):
+    all the ink of the number's place, the line-work's too, without straight runs
+    (:func:`_clip_crop`: a boundary along the digits, whose mask took their strokes), read on
+    its own; the words read, per label (by position in ``labels``)."""
+    todo, items = [], []
+    for i, lab in enumerate(labels):
+        a = lab.tokens[0]
+        if (crop := _clip_crop(_number_zone(a), _height(a), text, lines)) is not None:
+            todo.append(i)
+            items.append(_crop_item(crop, dark))
+    if not items:
+        return {}
+    return {i: [w.text for w in words]
+            for i, words in zip(todo, _read_images(items, workers=workers, batch_rows=batch_rows)) if words}
 
 
 def _fits_reading(read: str, v: int) -> int | None:
@@ -1317,7 +1341,8 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
                 best = free if v is None or count[v] > 1 or v > limit else []
             if i in blind and judge is None:
                 continue
-            if (len(best) > 1 or (best and (not bounded or i in blind))) and judge is not None:
+            sure = i in blind and len(fit) > 0 and [f for f, _ in fit].count(0) == 1  # its digits read whole
+            if (len(best) > 1 or (best and (not bounded or i in blind) and not sure)) and judge is not None:
                 # against the number read, if any: the ink over the area may say it was right
                 own = [v] if v is not None and v not in best else []
                 best = [c] if (c := judge(lab, best + own)) is not None else []
@@ -1393,14 +1418,16 @@ class _NumberJudge:
     (:func:`_digit_templates`): each number drawn with them, at the area's character height,
     is moved over the place a number stands (centred over the area, its foot the sheet's gap
     above it) to where it explains the most ink; the ink of a land-use code crossing the place
-    (``codes``) counts for none of them.  The number that explains most wins when it explains
+    (``codes``) counts for none of them, nor does that of the line-work (``lines``: a boundary
+    along the digits, whose mask takes their strokes where it runs, would speak for the digits
+    with a bar there, a 7 or a 5).  The number that explains most wins when it explains
     at least ``least`` of its own ink and ``margin`` of it more than the next; else None."""
 
     def __init__(self, digits: tuple[dict[str, np.ndarray], float, float, float], dark: np.ndarray,
-                 codes: Callable[[Box], list[tuple[Box, np.ndarray]]], *, least: float = 0.5,
-                 margin: float = 0.03) -> None:
+                 codes: Callable[[Box], list[tuple[Box, np.ndarray]]], *, lines: np.ndarray | None = None,
+                 least: float = 0.5, margin: float = 0.03) -> None:
         self.shapes, self.cell, self.gap, self.ink = digits
-        self.dark, self.codes, self.least, self.margin = dark, codes, least, margin
+        self.dark, self.codes, self.lines, self.least, self.margin = dark, codes, lines, least, margin
 
     def scores(self, lab: Label, cands: list[int]) -> list[tuple[float, float, int]]:
         """(ink explained, ink of the number drawn, number) for each number that fits the place, best first."""
@@ -1418,7 +1445,7 @@ class _NumberJudge:
             return []
         win = dark[y0:y1, x0:x1].astype(np.float32)
         win = np.clip(win / max(float(np.percentile(win, 98)), 0.5 * self.ink, 1.0), 0.0, 1.0)
-        keep = np.ones_like(win)
+        keep = np.ones_like(win) if self.lines is None else (~self.lines[y0:y1, x0:x1]).astype(np.float32)
         for (cx0, cy0, cx1, cy1), m in self.codes((x0, y0, x1, y1)):
             ax0, ay0, ax1, ay1 = max(x0, cx0), max(y0, cy0), min(x1, cx1), min(y1, cy1)
             if ax1 > ax0 and ay1 > ay0:
@@ -1435,7 +1462,8 @@ class _NumberJudge:
                 continue
             # ink explained: 2 sum(t * seen) - sum(t^2 over kept pixels); the number at its best place,
             # then each digit at its own best place near its cell
-            gain = 2 * cv2.matchTemplate(seen, t, cv2.TM_CCORR) - cv2.matchTemplate(keep, t * t, cv2.TM_CCORR)
+            shown = cv2.matchTemplate(keep, t * t, cv2.TM_CCORR)  # the number's ink where ink can be seen
+            gain = 2 * cv2.matchTemplate(seen, t, cv2.TM_CCORR) - shown
             _, _, _, (bx, by) = cv2.minMaxLoc(gain)
             total = 0.0
             for k, d in enumerate(s):
@@ -1447,7 +1475,7 @@ class _NumberJudge:
                 part = (2 * cv2.matchTemplate(seen[dy0:dy1, dx0:dx1], g, cv2.TM_CCORR)
                         - cv2.matchTemplate(keep[dy0:dy1, dx0:dx1], g * g, cv2.TM_CCORR))
                 total += float(part.max())
-            out.append((total, float((t * t).sum()), c))
+            out.append((total, float(shown[by, bx]), c))
         return sorted(out, reverse=True)
 
     def __call__(self, lab: Label, cands: list[int]) -> int | None:
@@ -1621,12 +1649,15 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
                               area_of=area_of if pixels is not None else None, templates=templates, heights=heights)
     digits = None if dark is None else _digit_templates(final, dark)
     judge = None if digits is None else _NumberJudge(
-        digits, dark, lambda box: _codes_in(box, templates, heights, dark) if templates else [])
+        digits, dark, lambda box: _codes_in(box, templates, heights, dark) if templates else [], lines=lines)
     # (not in the regions the frame cuts: a piece of a parcel of the next sheet shows no label of its own)
     unread = _unread_labels(bars, text, labels, set(out) | set(cut)) if judge is not None else {}
     if judge is not None and char_h is not None:  # then the bars a turned scan or a small label left in the text
         unread |= _unread_labels(_slanted_bars(text, char_h), text, labels, set(out) | set(cut) | set(unread))
-    _numbers_in_rows(final + list(unread.values()), readings, judge=judge,
+    blind = list(unread.values())
+    readings |= {len(final) + i: r for i, r in _read_over(blind, text, lines, dark, workers=workers,
+                                                           batch_rows=batch_rows).items()}
+    _numbers_in_rows(final + blind, readings, judge=judge,
                      blind=frozenset(range(len(final), len(final) + len(unread))))
     for region, lab in unread.items():
         if lab.parcel_no is not None:

@@ -17,6 +17,7 @@ from digitize.labels import (
     _NumberJudge,
     _fits_reading,
     _numbers_in_rows,
+    _read_over,
     _free_reading,
     _number_limit,
     _trimmed,
@@ -319,6 +320,60 @@ def test_a_label_nothing_was_read_from_is_found_by_its_bar_and_numbered_by_its_d
     again = _unread_labels(ink & ~text, text, regions, {lab.region for lab in labels})[lost.region]
     _numbers_in_rows(labels + [again], blind=frozenset({len(labels)}))
     assert again.parcel_no is None
+
+
+def _along_the_tops(dark: np.ndarray, labels: list[Label]) -> tuple[np.ndarray, np.ndarray]:
+    """A boundary drawn along the top of each label's number, touching it, and the line-work's
+    mask as a scan gives it: the line and the top third of the digits."""
+    dark, lines = dark.copy(), np.zeros(dark.shape, bool)
+    for lab in labels:
+        x0, y0, x1, y1 = lab.tokens[0].box
+        dark[y0 - 4:y0, x0 - 60:x1 + 60] = 225
+        lines[y0 - 5:y0 + (y1 - y0) // 3, x0 - 60:x1 + 60] = True
+    return dark, lines & (dark > 100)
+
+
+def test_a_number_whose_tops_the_line_work_took_is_read_over_its_area():
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    lost = labels[3::7]
+    dark, lines = _along_the_tops(dark, lost)
+    text = (dark > 100) & ~lines
+    blind = [Label(1, None, None, None, 0.2, tokens=[lab.tokens[1]]) for lab in lost]  # the ink under the bar
+    got = _read_over(blind, text, lines, dark, workers=2, batch_rows=4)
+    assert [got.get(i) for i in range(len(lost))] == [[str(lab.parcel_no)] for lab in lost]
+    # from what the line-work left of the digits alone, most are misread
+    alone = _read_over(blind, text, None, dark, workers=2, batch_rows=4)
+    assert sum(alone.get(i) == [str(lab.parcel_no)] for i, lab in enumerate(lost)) < len(lost) // 2
+
+
+def test_the_ink_the_line_work_took_speaks_for_no_number():
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    digits = _digit_templates(labels, dark)
+    crossed, lines = _along_the_tops(dark, labels[3::7])
+    for lab in labels[3::7]:
+        bare = Label(1, None, lab.area_label_m2, None, 0.5, tokens=[lab.tokens[1]])
+        v = lab.parcel_no
+        cands = sorted({v, v // 10 * 10 + 7, v // 10 * 10 + 5})
+        with_line = _NumberJudge(digits, crossed, lambda box: [], lines=lines).scores(bare, cands)
+        without = _NumberJudge(digits, dark, lambda box: [], lines=lines).scores(bare, cands)
+        assert with_line == pytest.approx(without)
+        assert with_line[0][2] == v
+
+
+def test_a_label_read_blind_takes_the_number_its_digits_read_whole():
+    row = [_in_row(120, 100), _in_row(124, 400)]
+    blind = _in_row(122, 250)
+    blind.parcel_no, blind.tokens = None, [Token("", blind.tokens[1].box, 0.2)]
+    labels = row + [_in_row(k, 60 * (k % 10), area="99.9") for k in range(1, 100)] + [blind]
+    for lab in labels[2:-1]:
+        lab.tokens = [Token(t.text, (t.box[0], t.box[1] - 2000, t.box[2], t.box[3] - 2000), t.conf) for t in lab.tokens]
+    k = len(labels) - 1
+    _numbers_in_rows(labels, {k: ["1Z2", "122"]}, judge=lambda lab, cands: None, blind=frozenset({k}))
+    assert blind.parcel_no == 122
+    # a reading that fits more than one number free in the row leaves it to the judge
+    blind.parcel_no, blind.tokens = None, blind.tokens[1:]
+    _numbers_in_rows(labels, {k: ["12"]}, judge=lambda lab, cands: None, blind=frozenset({k}))
+    assert blind.parcel_no is None
 
 
 def test_of_a_number_read_twice_the_reading_of_digits_alone_stands():
