@@ -243,9 +243,10 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
         for sign in (1.0, -1.0):
             end = c + sign * a * max(half - 1.0, 0.0)
             what, at = _ray_hit(support, blocked, end, sign * a, reach + 1, int(i))
-            if what > 0:  # another bar: only one on the same line
-                dx, dy = st[what, :2] - c
-                off = abs(float(a[0] * dy - a[1] * dx))  # its centre's distance from this bar's line
+            if what > 0:  # another bar: only one on the same line, the shorter one's centre off the longer
+                long_, short = (i, what) if st[i, 4] >= st[what, 4] else (what, i)  # one's line (a faded line drifts)
+                dx, dy = st[short, :2] - st[long_, :2]
+                off = abs(float(st[long_, 2] * dy - st[long_, 3] * dx))
                 if abs(float(a @ st[what, 2:4])) < cos_max or off > width_max + 1:
                     what = 0
             hits.append((what, end, at))

@@ -374,3 +374,16 @@ def test_a_ditch_cut_by_the_letters_of_its_name_stays_one_strip(bar):
     left, right = lab[350, 40], lab[350, 160]
     inside = lab[20:y - bar, xl + 3:xr]
     assert not (inside == left).any() and not (inside == right).any()
+
+
+def test_a_faded_line_broken_where_it_bends_a_little_still_divides():
+    """A faded 1 px side in two pieces with a small break between them: a long one leaning 10 degrees
+    and a short straight one at its foot.  Each piece lies on the other's line, measured from
+    the long one (the short one's own axis, carried to the long one's middle, misses it by more
+    than a stroke)."""
+    def side(d, x, y0, y1):
+        d.line([(x, y0), (x + 14, y1 - 13)], fill=200, width=1)
+        d.line([(x + 14, y1 - 9), (x + 14, y1)], fill=200, width=1)
+
+    faded = _textured(_two_cells(side))
+    assert _cells(vectorize(faded, px_per_mm=PPMM)) == 2
