@@ -955,13 +955,19 @@ def _code_templates(words: list[Token], dark: np.ndarray, *, size: int = 24, mos
             continue
         bs = bs[:most]
         w = max(3, round(size * float(np.median([(b[2] - b[0]) / (b[3] - b[1]) for b in bs]))))
-        acc = np.zeros((size, w), np.float32)
-        for x0, y0, x1, y1 in bs:
-            acc += cv2.resize(dark[y0:y1, x0:x1].astype(np.float32), (w, size), interpolation=cv2.INTER_AREA)
-        top = float(np.percentile(acc, 98))
-        if top > 0:
-            out[code] = np.clip(acc / top, 0.0, 1.0)
+        glyph = _mean_glyph([cv2.resize(dark[y0:y1, x0:x1].astype(np.float32), (w, size), interpolation=cv2.INTER_AREA)
+                             for x0, y0, x1, y1 in bs])
+        if glyph is not None:
+            out[code] = glyph
     return out
+
+
+def _mean_glyph(cells: list[np.ndarray]) -> np.ndarray | None:
+    """The mean of a glyph's cells (darkness, all of one size), 0..1 against its 98th percentile;
+    None when the cells hold no ink."""
+    m = np.mean(cells, axis=0)
+    top = float(np.percentile(m, 98))
+    return np.clip(m / top, 0.0, 1.0) if top > 0 else None
 
 
 def _codes_in(zone: Box, templates: dict[str, np.ndarray], heights: list[int], dark: np.ndarray, *,
@@ -1373,7 +1379,7 @@ def _digit_templates(labels: list[Label], dark: np.ndarray, *, size: int = 24,
     widths: the digits of a font are as wide as each other) scaled to ``size`` pixels tall and
     averaged, 0..1; with the cell's width and the gap from a number's foot to its area's top,
     both in character heights, and the darkness of the ink.  None when a digit was read surely
-    fewer than ``least`` times."""
+    fewer than ``least`` times (or its cells hold no ink)."""
     once = Counter(lab.parcel_no for lab in labels if lab.parcel_no is not None)
     cells: dict[str, list[np.ndarray]] = {d: [] for d in "0123456789"}
     widths, gaps, inks = [], [], []
@@ -1406,10 +1412,9 @@ def _digit_templates(labels: list[Label], dark: np.ndarray, *, size: int = 24,
                 cells[ch].append(cv2.resize(cell.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA))
     if any(len(c) < least for c in cells.values()):
         return None
-    out = {}
-    for d, c in cells.items():
-        m = np.mean(c[:300], axis=0)
-        out[d] = np.clip(m / max(float(np.percentile(m, 98)), 1.0), 0.0, 1.0)
+    out = {d: _mean_glyph(c[:300]) for d, c in cells.items()}
+    if any(g is None for g in out.values()):
+        return None
     return out, float(np.median(widths)), float(np.median(gaps)), float(np.median(inks))
 
 
