@@ -41,6 +41,10 @@ __all__ = ["Vectorized", "darkness", "ink_mask", "faint_strokes", "split_linewor
 
 #: darkness (0..1) of a faded stroke that is not ink but may be a line (see :func:`faint_strokes`)
 FAINT = 0.08
+#: of the runs only a thin-stroked sheet's loose pooling finds, those kept: at least this long (mm)
+LOOSE_MIN_MM = 0.8
+#: ... and this many times longer than wide (a stretch of line, not a letter a line ran into)
+LOOSE_ELONGATION = 4.0
 
 
 @dataclass
@@ -511,14 +515,27 @@ def _drop_small(lines: np.ndarray, lim: float, hole: float, near: np.ndarray | N
     return lines & ~small[lab]
 
 
+def _runs(u: np.ndarray, px_per_mm: float, run_mm: float, *, loose: bool) -> np.ndarray:
+    """Ink (uint8 0/1) on a straight run of at least ``run_mm``, found at half resolution, where a
+    pixel is ink when 2 of its 4 are, or any of them with ``loose``; grown back a pixel at full
+    resolution, within the ink."""
+    h, w = u.shape
+    half = cv2.resize(u * 255, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    half = (half >= (1 if loose else 128)).astype(np.uint8)
+    runs = _directional_open(half, max(3, int(run_mm * px_per_mm / 2)) | 1)
+    runs = cv2.resize(runs, (w, h), interpolation=cv2.INTER_NEAREST)
+    return cv2.dilate(runs, np.ones((3, 3), np.uint8)) & u
+
+
 def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, piece_min_mm: float = 20.0,
                    hole_min_mm: float = 2.5, max_gap_mm: float = 2.5, crosses: np.ndarray | None = None,
                    faint: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split ink into (line-work, other).
 
     Line-work is ink on a straight run of at least ``run_mm`` (a directional opening,
-    at half resolution: lines are long, letters short; 1.4 times longer when the
-    strokes are under 3 px), so text that touches or crosses a boundary comes off it.
+    at half resolution: lines are long, letters short; when the runs' strokes are under
+    3 px, also the long thin pieces of runs 1.4 times longer found at a looser pooling),
+    so text that touches or crosses a boundary comes off it.
     Pieces left on their own and shorter than ``piece_min_mm`` (fraction bars,
     underlines, grid crosses, strokes of letters) go to the other ink unless they
     enclose an area.  The grid crosses (``crosses``, see
@@ -530,18 +547,19 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     so do those of ``faint``, strokes too faint to be ink (a faded thin line), when given.
     """
     u = ink.astype(np.uint8)
-    h, w = u.shape
     # a half-resolution pixel is ink when 2 of its 4 are: "any" would fatten the glyphs of a
     # label into a block that long straight runs cross.  Strokes thinner than 3 px need "any"
-    # to stay whole, and then runs 1.4 times longer, past the height of a label's stack
-    strict = _line_width(ink) >= 3
-    half = cv2.resize(u * 255, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
-    half = (half >= (128 if strict else 1)).astype(np.uint8)
-    run = run_mm if strict else 1.4 * run_mm
-    runs = _directional_open(half, max(3, int(run * px_per_mm / 2)) | 1)
-    runs = cv2.resize(runs, (w, h), interpolation=cv2.INTER_NEAREST)
-    lines = cv2.dilate(runs, np.ones((3, 3), np.uint8)) & u
-    del runs, half, u
+    # to stay whole, and then runs 1.4 times longer, past the height of a label's stack; of
+    # what that finds beyond the runs of "2 of 4", only long thin pieces are taken (a thin
+    # line's stretches), not the letters it fattened into a line they touch
+    lines = _runs(u, px_per_mm, run_mm, loose=False)
+    if _line_width(lines) < 3:  # (measured on the runs: a crop full of text would pass for thick lines)
+        lab, st = _pieces(_runs(u, px_per_mm, 1.4 * run_mm, loose=True) & ~lines)
+        thin = (st[:, 4] >= LOOSE_MIN_MM * px_per_mm) & (st[:, 4] >= LOOSE_ELONGATION * st[:, 5])
+        thin[0] = False
+        lines |= thin[lab].astype(np.uint8)
+        del lab
+    del u
     lim, hole = piece_min_mm * px_per_mm, (hole_min_mm * px_per_mm) ** 2
     lines = _drop_small(lines.astype(bool), lim, hole)
     if lines.any():
