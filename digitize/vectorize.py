@@ -321,14 +321,17 @@ def _words(text: np.ndarray, *, px_per_mm: float) -> np.ndarray:
     return out[out[:, 4] >= 0.7 * px_per_mm]
 
 
-def _stacks(words: np.ndarray) -> np.ndarray:
+def _stacks(words: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """Fraction stacks: a word centred over another just under it (number over area), as (n, 5) boxes.
 
     Each row is x0, x1 (the wider word's extent), the upper word's bottom, the lower
     word's top, and the character height (the smaller word's).  The two words are as
     tall as each other within a half, at most 1.2 character heights apart, and their
     centres are closer across than a quarter of the wider one's width plus a third of
-    a character; a word is in one stack at most, the closest pairs first.
+    a character; a word is in one stack at most.  Pairs with a bar between them (``ink``
+    under half the narrower word or more) come first, then the closest: a land-use code
+    written beside the next label can sit right over that label's number, closer than
+    its area under the bar.
     """
     if len(words) < 2:
         return np.zeros((0, 5))
@@ -344,8 +347,9 @@ def _stacks(words: np.ndarray) -> np.ndarray:
           & (np.abs(cx[top] - cx[bot]) <= 0.25 * np.maximum(wd[top], wd[bot]) + hh / 3))
     top, bot = top[ok], bot[ok]
     hh = np.minimum(ht[top], ht[bot])
-    # a word is in one fraction at most: the closest pairs first
-    order = np.argsort((np.maximum(gap[ok], 0) + np.abs(cx[top] - cx[bot])) / hh, kind="stable")
+    barred = np.array([_bar_between(ink, words[t], words[b]) for t, b in zip(top, bot)], dtype=bool)
+    # a word is in one fraction at most: those with a bar first, the closest pairs first
+    order = np.lexsort(((np.maximum(gap[ok], 0) + np.abs(cx[top] - cx[bot])) / hh, ~barred))
     used = np.zeros(len(words), dtype=bool)
     keep = []
     for q in order:
@@ -355,6 +359,16 @@ def _stacks(words: np.ndarray) -> np.ndarray:
     top, bot, hh = top[keep], bot[keep], hh[keep]
     return np.column_stack([np.minimum(words[top, 0], words[bot, 0]), np.maximum(words[top, 2], words[bot, 2]),
                             words[top, 3], words[bot, 1], hh])
+
+
+def _bar_between(ink: np.ndarray, top: np.ndarray, bot: np.ndarray) -> bool:
+    """Whether ink runs between two word boxes (x0, y0, x1, y1, ...) under half the narrower one or more."""
+    narrow = top if top[2] - top[0] <= bot[2] - bot[0] else bot
+    y0, y1 = int(top[3]), int(bot[1])
+    if y1 <= y0:  # the boxes touch or overlap: the rows where they meet
+        y0, y1 = (y0 + y1) // 2 - 1, (y0 + y1) // 2 + 1
+    cols = ink[max(0, y0):max(0, y1), int(narrow[0]):int(narrow[2])]
+    return cols.size > 0 and cols.any(axis=0).mean() >= 0.5
 
 
 def _stack_bars(lines: np.ndarray, stacks: np.ndarray, *, stroke: int, max_gap: float, margin: float = 1.0,
@@ -568,7 +582,7 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
         if crosses is not None and len(crosses):
             gone = _grid_crosses(ink, lines, crosses, stroke=stroke, px_per_mm=px_per_mm)
         marks = gone.copy()
-        stacks = _stacks(_words(ink & ~lines, px_per_mm=px_per_mm))
+        stacks = _stacks(_words(ink & ~lines, px_per_mm=px_per_mm), ink)
         gone |= _stack_bars(lines & ~gone, stacks, stroke=stroke, max_gap=max_gap_mm * px_per_mm)
         if gone.any():  # what is left of a piece that was mostly cross or bar goes too
             near = cv2.dilate(gone.astype(np.uint8), np.ones((3, 3), np.uint8))

@@ -387,3 +387,27 @@ def test_a_faded_line_broken_where_it_bends_a_little_still_divides():
 
     faded = _textured(_two_cells(side))
     assert _cells(vectorize(faded, px_per_mm=PPMM)) == 2
+
+
+@pytest.mark.parametrize("lw", [1, 2])
+def test_a_code_right_over_a_number_leaves_its_bar_to_the_fraction_under_it(lw):
+    """The next label's land-use code sits just over a number, closer than the area under the bar: the bar,
+    touching one side of a narrow parcel and closed to the other by gap closing, is still the fraction's."""
+    f = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerifCondensed.ttf", int(2.0 * 1.45 * PPMM))
+    size = f.size / PPMM
+    bar = max(f.getlength("1016"), f.getlength("430.3")) + 0.4 * PPMM
+    m, h = 40, int(20 * PPMM)
+    xa = m + int(15 * PPMM)
+    xb = xa + int(round(bar + 1.2 * PPMM))  # the bar stops 1.2 mm short of the parcel's right side
+    w = xb + int(15 * PPMM) - m
+    img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
+    d = ImageDraw.Draw(img)
+    d.rectangle([m, m, m + w, m + h], outline=35, width=lw)
+    for x in (xa, xb):
+        d.line([(x, m), (x, m + h)], fill=35, width=lw)
+    y = m + h / 2
+    _fraction(d, f, xa + bar / 2, y, "1016", "430.3", bar=bar, width=lw)
+    top = y - 0.12 * size * PPMM + f.getbbox("1016", anchor="ls")[1]  # the number's top
+    d.text((xa + bar / 2, top - 2), "LUC", font=f, anchor="ms", fill=30)
+    v = vectorize(np.asarray(img), px_per_mm=PPMM)
+    assert _big_regions(v, (xa, m, xb, m + h)) == 1
