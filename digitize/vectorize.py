@@ -41,6 +41,8 @@ __all__ = ["Vectorized", "darkness", "ink_mask", "faint_strokes", "split_linewor
 
 #: darkness (0..1) of a faded stroke that is not ink but may be a line (see :func:`faint_strokes`)
 FAINT = 0.08
+#: darkness (0..1) a character-sized piece of weak ink must reach to be ink (see :func:`ink_mask`)
+FADED_GLYPH = 0.3
 #: of the runs only a thin-stroked sheet's loose pooling finds, those kept: at least this long (mm)
 LOOSE_MIN_MM = 0.8
 #: ... and this many times longer than wide (a stretch of line, not a letter a line ran into)
@@ -80,16 +82,27 @@ def darkness(grey: np.ndarray, *, px_per_mm: float) -> np.ndarray:
     return cv2.GaussianBlur(dark, (3, 3), 0.6)
 
 
-def ink_mask(dark: np.ndarray, *, strong: float = 0.45, weak: float = 0.12) -> np.ndarray:
+def ink_mask(dark: np.ndarray, *, strong: float = 0.45, weak: float = 0.12,
+             glyph_px: tuple[float, float] | None = None, glyph_strong: float = FADED_GLYPH) -> np.ndarray:
     """Ink pixels from :func:`darkness`: hysteresis thresholding.
 
     ``strong`` and ``weak`` are darkness thresholds (0 = paper, 1 = black): a pixel is
     ink if it is strongly dark, or weakly dark and connected to strong ink, so faded
-    strokes survive but stains and noise do not.
+    strokes survive but stains and noise do not.  With ``glyph_px`` (a character's least
+    and greatest height, pixels), a weakly dark piece of a character's size that reaches
+    ``glyph_strong`` is ink too: the thin strokes of a small label, printed light or
+    blurred by a low-resolution scan, can stay under ``strong`` in every pixel.
     """
-    n, lab = cv2.connectedComponents((dark > weak * 255).astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    n, lab, st, _ = cv2.connectedComponentsWithStats((dark > weak * 255).astype(np.uint8), connectivity=8,
+                                                     ltype=cv2.CV_32S)
     keep = np.zeros(n, dtype=bool)
     keep[lab[dark > strong * 255]] = True
+    if glyph_px is not None:
+        lo, hi = glyph_px
+        faded = np.zeros(n, dtype=bool)
+        faded[lab[dark > glyph_strong * 255]] = True
+        h, w = st[:, cv2.CC_STAT_HEIGHT], st[:, cv2.CC_STAT_WIDTH]
+        keep |= faded & (h >= lo) & (h <= hi) & (w <= hi)
     keep[0] = False
     return keep[lab]
 
@@ -800,7 +813,7 @@ def vectorize(grey: np.ndarray, *, px_per_mm: float, min_area_mm2: float = 4.0, 
     the line-work (see :func:`split_linework`).
     """
     dark = darkness(grey, px_per_mm=px_per_mm)
-    ink = ink_mask(dark)
+    ink = ink_mask(dark, glyph_px=(0.8 * px_per_mm, 5.0 * px_per_mm))
     lines, text = split_linework(ink, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm, crosses=crosses,
                                  faint=faint_strokes(dark, ink))
     del ink  # an A0 scan's mask: not kept through the steps after

@@ -411,3 +411,21 @@ def test_a_code_right_over_a_number_leaves_its_bar_to_the_fraction_under_it(lw):
     d.text((xa + bar / 2, top - 2), "LUC", font=f, anchor="ms", fill=30)
     v = vectorize(np.asarray(img), px_per_mm=PPMM)
     assert _big_regions(v, (xa, m, xb, m + h)) == 1
+
+
+def test_a_label_printed_light_is_ink_but_a_light_smudge_is_not():
+    """A label whose strokes never reach the strong threshold (printed light, thin at 200 dpi)
+    is ink when its pieces are a character's size; a smudge as light but longer is not."""
+    img = Image.new("L", (int(40 * PPMM), int(20 * PPMM)), 235)
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerifCondensed.ttf", round(2.0 * 1.45 * PPMM))
+    d.text((int(5 * PPMM), int(5 * PPMM)), "187.4", font=font, fill=150)  # about 0.36 dark at its darkest
+    d.line([(int(5 * PPMM), int(15 * PPMM)), (int(30 * PPMM), int(15 * PPMM) + 3)], fill=150, width=2)
+    dark = darkness(np.asarray(img), px_per_mm=PPMM)
+    label = (slice(int(4 * PPMM), int(9 * PPMM)), slice(int(4 * PPMM), int(20 * PPMM)))
+    smudge = (slice(int(14 * PPMM), int(17 * PPMM)), slice(int(4 * PPMM), int(31 * PPMM)))
+    assert 0.3 * 255 < dark[label].max() < 0.45 * 255
+    assert not ink_mask(dark)[label].any()  # under the strong threshold everywhere
+    ink = ink_mask(dark, glyph_px=(0.8 * PPMM, 5.0 * PPMM))
+    assert ink[label].sum() > 0.8 * (dark[label] > 0.3 * 255).sum()
+    assert not ink[smudge].any()
