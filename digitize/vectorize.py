@@ -205,26 +205,53 @@ def _ray_hit(support: np.ndarray, blocked: np.ndarray, start: np.ndarray, step: 
 
 
 def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, stroke: int,
-                    max_gap_mm: float, text_gap_mm: float = 0.8) -> np.ndarray:
+                    max_gap_mm: float, text_gap_mm: float = 0.8, run_mm: float = 3.5) -> np.ndarray:
     """Straight thin pieces of ``rest`` that belong to the line-work, with the gaps they leave.
 
     A piece is kept when it is a thin bar (a short boundary edge, a fragment of a
     broken or faded line) and each of its ends reaches line-work, or another kept bar
     on the same line, within ``max_gap_mm`` along its own axis with no other ink in
     between.  A letter touching a line is not a bar; a bar with other text within
-    ``text_gap_mm`` along most of it is a stroke of a letter or a fraction bar.
+    ``text_gap_mm`` along most of it is a stroke of a letter or a fraction bar.  A wide
+    piece (letters touching a stretch of line) has its straight runs of ``run_mm`` or
+    more cut apart from the rest of it first (in ``rest``, in place), to be judged so.
     Returns the kept pieces and the segments bridging their gaps.
     """
     lab, st = _pieces(rest)
     width_max = _thickness(lines) + 1.0  # measured as the pieces' widths are, from the whole outline
-    length, width = st[:, 4], st[:, 5]
-    cand = (length >= max(4.0, 0.5 * px_per_mm)) & (width <= width_max) & (length >= 2 * width)
+    run = max(5, int(round(run_mm * px_per_mm)) | 1)
+    wide = (st[:, 4] >= run) & (st[:, 5] > width_max)
+    wide[0] = False
+    cuts = []
+    if wide.any():  # a stretch of line that letters touch comes apart from them, to be judged as a bar
+        for i, box in enumerate(ndi.find_objects(lab), start=1):
+            if box is not None and wide[i]:
+                piece = lab[box] == i
+                runs = _cut_runs(rest, piece, box, run, float(np.degrees(np.arctan2(st[i, 3], st[i, 2]))))
+                if runs.any():
+                    cuts.append((box, piece, runs))
+        del lab
+        lab, st = _pieces(rest)
+    length, width = st[:, 4], st[:, 5].copy()
+    letters, cut = np.zeros(len(st), dtype=bool), np.zeros(len(st), dtype=bool)
+    for box, piece, runs in cuts:  # a long cut run bends with the scan: its width is its area over its length
+        ran = np.unique(lab[box][runs])
+        ran = ran[ran > 0]
+        cut[ran] = True
+        for k in ran:
+            width[k] = min(width[k], np.count_nonzero(lab[box] == k) / max(length[k], 1.0))
+        letters[np.setdiff1d(np.unique(lab[box][piece]), ran)] = True  # what the runs were cut from
+    cand = (length >= max(4.0, 0.5 * px_per_mm)) & (width <= width_max) & (length >= 2 * width) & ~letters
     cand[0] = False
     if cand.any():  # a stroke of a letter or a fraction bar has other text right beside it
         others = (rest & ~cand[lab]).astype(np.uint8)
         r = max(1, int(round(text_gap_mm * px_per_mm)))
-        near = cv2.dilate(others, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        share = _piece_means(lab, near, len(cand))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        share = _piece_means(lab, cv2.dilate(others, disc), len(cand))
+        if (cut & cand).any():  # beside another bar, a run cut from letters is text as they are
+            others |= (cut & cand)[lab].astype(np.uint8)
+            share = np.where(cut, share, _piece_means(lab, cv2.dilate(others, disc), len(cand)))
+        del others
         cand &= share < 0.3
     if not cand.any():
         return np.zeros_like(rest)
@@ -275,6 +302,18 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
             if at is not None:
                 cv2.line(out, (int(round(end[0])), int(round(end[1]))), (int(at[0]), int(at[1])), 1, thickness=stroke)
     return out.astype(bool)
+
+
+def _cut_runs(rest: np.ndarray, piece: np.ndarray, box: tuple[slice, slice], run: int,
+              axis_deg: float) -> np.ndarray:
+    """Cut the straight runs of ``run`` px or more of a piece of ``rest`` (``piece``, its mask in
+    ``box``) along its axis (``axis_deg``, within 15 degrees) apart from the rest of it: its other
+    pixels touching them are taken out of ``rest``.  Returns the runs (in ``box``)."""
+    runs = _oriented_runs(piece.view(np.uint8), run, axis_deg, 15.0)[0].astype(bool)
+    if runs.any():
+        moat = cv2.dilate(runs.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & piece & ~runs
+        rest[box] &= ~moat
+    return runs
 
 
 def _words(text: np.ndarray, *, px_per_mm: float) -> np.ndarray:

@@ -9,7 +9,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from scipy import ndimage as ndi
 from shapely.geometry import box
 
-from digitize.vectorize import close_gaps, darkness, ink_mask, partition, split_linework, vectorize
+from digitize.vectorize import (_straight_links, close_gaps, darkness, ink_mask, partition, split_linework,
+                                vectorize)
 from gis.errors import DigitizeError
 
 PPMM = 200 / 25.4  # 200 dpi
@@ -411,3 +412,21 @@ def test_a_code_right_over_a_number_leaves_its_bar_to_the_fraction_under_it(lw):
     d.text((xa + bar / 2, top - 2), "LUC", font=f, anchor="ms", fill=30)
     v = vectorize(np.asarray(img), px_per_mm=PPMM)
     assert _big_regions(v, (xa, m, xb, m + h)) == 1
+
+
+def test_a_stretch_of_broken_line_a_code_touches_comes_back():
+    """The stretch of a broken line between two lines, with a land-use code touching it, is one piece of
+    the other ink with the letters: cut apart from them, it is a bar, and comes back as line-work."""
+    f = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerifCondensed.ttf", int(1.8 * 1.45 * PPMM))
+    h, w = 160, 200
+    lines = np.zeros((h, w), bool)
+    lines[20:22, 10:190] = lines[120:122, 10:190] = True  # the lines it runs between
+    img = Image.new("L", (w, h), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(100, 22), (100, 119)], fill=255, width=2)
+    stretch = np.asarray(img) > 128
+    d.text((100, 70), "CLN", font=f, anchor="lm", fill=255)  # its C touches the stretch
+    rest = np.asarray(img) > 128
+    out = _straight_links(rest, lines, px_per_mm=PPMM, stroke=2, max_gap_mm=2.5)
+    assert (out & stretch).sum() >= 0.9 * stretch.sum()
+    assert not out[:, 104:].any()  # the letters stay text
