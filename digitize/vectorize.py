@@ -143,11 +143,13 @@ def _line_kernels(length: int) -> Iterator[tuple[float, np.ndarray]]:
         yield float(np.degrees(a)), k
 
 
-def _directional_open(mask: np.ndarray, length: int) -> np.ndarray:
-    """Pixels of ``mask`` on a straight run of at least ``length`` px in some direction."""
+def _directional_open(mask: np.ndarray, length: int, within: tuple[float, float] = (0.0, 180.0)) -> np.ndarray:
+    """Pixels of ``mask`` on a straight run of at least ``length`` px in some direction
+    (of those ``within`` the given image angles, degrees, lower bound included)."""
     out = np.zeros_like(mask)
-    for _, k in _line_kernels(length):
-        out |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
+    for deg, k in _line_kernels(length):
+        if within[0] <= deg < within[1]:
+            out |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
     return out
 
 
@@ -216,26 +218,53 @@ def _ray_hit(support: np.ndarray, blocked: np.ndarray, start: np.ndarray, step: 
 
 
 def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, stroke: int,
-                    max_gap_mm: float, text_gap_mm: float = 0.8) -> np.ndarray:
+                    max_gap_mm: float, text_gap_mm: float = 0.8, run_mm: float = 3.5) -> np.ndarray:
     """Straight thin pieces of ``rest`` that belong to the line-work, with the gaps they leave.
 
     A piece is kept when it is a thin bar (a short boundary edge, a fragment of a
     broken or faded line) and each of its ends reaches line-work, or another kept bar
     on the same line, within ``max_gap_mm`` along its own axis with no other ink in
     between.  A letter touching a line is not a bar; a bar with other text within
-    ``text_gap_mm`` along most of it is a stroke of a letter or a fraction bar.
+    ``text_gap_mm`` along most of it is a stroke of a letter or a fraction bar.  A wide
+    piece (letters touching a stretch of line) has its straight runs of ``run_mm`` or
+    more cut apart from the rest of it first (in ``rest``, in place), to be judged so.
     Returns the kept pieces and the segments bridging their gaps.
     """
     lab, st = _pieces(rest)
     width_max = _thickness(lines) + 1.0  # measured as the pieces' widths are, from the whole outline
-    length, width = st[:, 4], st[:, 5]
-    cand = (length >= max(4.0, 0.5 * px_per_mm)) & (width <= width_max) & (length >= 2 * width)
+    run = max(5, int(round(run_mm * px_per_mm)) | 1)
+    wide = (st[:, 4] >= run) & (st[:, 5] > width_max)
+    wide[0] = False
+    cuts = []
+    if wide.any():  # a stretch of line that letters touch comes apart from them, to be judged as a bar
+        for i, box in enumerate(ndi.find_objects(lab), start=1):
+            if box is not None and wide[i]:
+                piece = lab[box] == i
+                runs = _cut_runs(rest, piece, box, run, float(np.degrees(np.arctan2(st[i, 3], st[i, 2]))))
+                if runs.any():
+                    cuts.append((box, piece, runs))
+        del lab
+        lab, st = _pieces(rest)
+    length, width = st[:, 4], st[:, 5].copy()
+    letters, cut = np.zeros(len(st), dtype=bool), np.zeros(len(st), dtype=bool)
+    for box, piece, runs in cuts:  # a long cut run bends with the scan: its width is its area over its length
+        ran = np.unique(lab[box][runs])
+        ran = ran[ran > 0]
+        cut[ran] = True
+        for k in ran:
+            width[k] = min(width[k], np.count_nonzero(lab[box] == k) / max(length[k], 1.0))
+        letters[np.setdiff1d(np.unique(lab[box][piece]), ran)] = True  # what the runs were cut from
+    cand = (length >= max(4.0, 0.5 * px_per_mm)) & (width <= width_max) & (length >= 2 * width) & ~letters
     cand[0] = False
     if cand.any():  # a stroke of a letter or a fraction bar has other text right beside it
         others = (rest & ~cand[lab]).astype(np.uint8)
         r = max(1, int(round(text_gap_mm * px_per_mm)))
-        near = cv2.dilate(others, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        share = _piece_means(lab, near, len(cand))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        share = _piece_means(lab, cv2.dilate(others, disc), len(cand))
+        if (cut & cand).any():  # beside another bar, a run cut from letters is text as they are
+            others |= (cut & cand)[lab].astype(np.uint8)
+            share = np.where(cut, share, _piece_means(lab, cv2.dilate(others, disc), len(cand)))
+        del others
         cand &= share < 0.3
     if not cand.any():
         return np.zeros_like(rest)
@@ -286,6 +315,18 @@ def _straight_links(rest: np.ndarray, lines: np.ndarray, *, px_per_mm: float, st
             if at is not None:
                 cv2.line(out, (int(round(end[0])), int(round(end[1]))), (int(at[0]), int(at[1])), 1, thickness=stroke)
     return out.astype(bool)
+
+
+def _cut_runs(rest: np.ndarray, piece: np.ndarray, box: tuple[slice, slice], run: int,
+              axis_deg: float) -> np.ndarray:
+    """Cut the straight runs of ``run`` px or more of a piece of ``rest`` (``piece``, its mask in
+    ``box``) along its axis (``axis_deg``, within 15 degrees) apart from the rest of it: its other
+    pixels touching them are taken out of ``rest``.  Returns the runs (in ``box``)."""
+    runs = _oriented_runs(piece.view(np.uint8), run, axis_deg, 15.0)[0].astype(bool)
+    if runs.any():
+        moat = cv2.dilate(runs.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & piece & ~runs
+        rest[box] &= ~moat
+    return runs
 
 
 def _words(text: np.ndarray, *, px_per_mm: float) -> np.ndarray:
@@ -542,16 +583,105 @@ def _drop_small(lines: np.ndarray, lim: float, hole: float, near: np.ndarray | N
     return lines & ~small[lab]
 
 
-def _runs(u: np.ndarray, px_per_mm: float, run_mm: float, *, loose: bool) -> np.ndarray:
-    """Ink (uint8 0/1) on a straight run of at least ``run_mm``, found at half resolution, where a
-    pixel is ink when 2 of its 4 are, or any of them with ``loose``; grown back a pixel at full
-    resolution, within the ink."""
+def _half(u: np.ndarray, *, loose: bool) -> np.ndarray:
+    """``u`` (uint8 0/1) at half resolution, where a pixel is ink when 2 of its 4 are, or any of them with ``loose``."""
     h, w = u.shape
     half = cv2.resize(u * 255, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
-    half = (half >= (1 if loose else 128)).astype(np.uint8)
-    runs = _directional_open(half, max(3, int(run_mm * px_per_mm / 2)) | 1)
-    runs = cv2.resize(runs, (w, h), interpolation=cv2.INTER_NEAREST)
+    return (half >= (1 if loose else 128)).astype(np.uint8)
+
+
+def _full(runs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Half-resolution ``runs`` back at the resolution of ``u``, grown a pixel, within the ink of ``u``."""
+    runs = cv2.resize(runs, (u.shape[1], u.shape[0]), interpolation=cv2.INTER_NEAREST)
     return cv2.dilate(runs, np.ones((3, 3), np.uint8)) & u
+
+
+def _run_px(px_per_mm: float, run_mm: float) -> int:
+    """The length at half resolution (odd, in pixels) of a straight run of ``run_mm``."""
+    return max(3, int(run_mm * px_per_mm / 2)) | 1
+
+
+def _runs(u: np.ndarray, px_per_mm: float, run_mm: float, *, loose: bool) -> np.ndarray:
+    """Ink (uint8 0/1) on a straight run of at least ``run_mm``, found at half resolution (see
+    :func:`_half`), grown back a pixel at full resolution, within the ink."""
+    return _full(_directional_open(_half(u, loose=loose), _run_px(px_per_mm, run_mm)), u)
+
+
+def _stretches(st: np.ndarray, px_per_mm: float) -> np.ndarray:
+    """Which pieces (stats of :func:`_pieces`) are stretches of a thin line: long, and thin for their length."""
+    ok = (st[:, 4] >= LOOSE_MIN_MM * px_per_mm) & (st[:, 4] >= LOOSE_ELONGATION * st[:, 5])
+    ok[0] = False
+    return ok
+
+
+def _loose_stretches(u: np.ndarray, lines: np.ndarray, *, px_per_mm: float, run_mm: float,
+                     bin_deg: float = 30.0, text_gap_mm: float = 0.8, reach_mm: float = 0.4) -> np.ndarray:
+    """The stretches of thin lines (uint8 0/1) that straight runs of ``run_mm`` at the loose pooling
+    find beyond ``lines``; not the letters that pooling fattened into a line they touch.
+
+    A piece of those runs is taken when it is a stretch (:func:`_stretches`).  Where lines of
+    different directions meet (a corner, a junction, a crossing) their stretches are one piece,
+    not thin as a whole: such a piece is split into its runs within ``bin_deg`` of one another,
+    and of those a stretch is taken when both its ends reach line-work within ``reach_mm`` (an
+    edge runs junction to junction, a letter's stroke ends free) and it has no text within
+    ``text_gap_mm`` on both sides along much of it (a fraction bar between its words).  Two
+    rounds: an edge may end on another one found only this way.
+    """
+    half = _half(u, loose=True)
+    length = _run_px(px_per_mm, run_mm)
+    lab, st = _pieces(_full(_directional_open(half, length), u) & ~lines)
+    out = _stretches(st, px_per_mm)[lab].astype(np.uint8)
+    again = (st[:, 4] >= LOOSE_MIN_MM * px_per_mm) & ~_stretches(st, px_per_mm)
+    again[0] = False
+    if not again.any():
+        return out
+    again = again[lab]
+    del lab
+    r = max(1, int(round(text_gap_mm * px_per_mm)))
+    reach = max(2, int(round(reach_mm * px_per_mm)))
+    for _ in range(2):
+        for lo in np.arange(0.0, 180.0, bin_deg):
+            runs = _full(_directional_open(half, length, (lo, lo + bin_deg)), u) & again & ~out
+            lab, st = _pieces(runs)
+            ok = _stretches(st, px_per_mm)
+            ang = np.radians(lo + bin_deg / 2)
+            nx, ny = -r * np.sin(ang), r * np.cos(ang)  # across the bin's direction
+            sides = [np.zeros((2 * r + 1, 2 * r + 1), np.uint8) for _ in range(2)]
+            for k, sign in zip(sides, (1, -1)):
+                cv2.line(k, (r, r), (int(round(r + sign * nx)), int(round(r + sign * ny))), 1)
+            for i, box in enumerate(ndi.find_objects(lab), start=1):
+                if box is not None and ok[i]:
+                    ok[i] = (_ends_on(lines, out, st[i], reach)
+                             and _text_both_sides(u, lines, out, runs, lab[box] == i, box, sides, r) < 0.3)
+            out |= ok[lab].astype(np.uint8)
+            del lab
+    return out
+
+
+def _ends_on(lines: np.ndarray, out: np.ndarray, st: np.ndarray, reach: int) -> bool:
+    """Whether both ends of a piece (stats of :func:`_pieces`) reach ``lines`` or ``out`` within ``reach`` px."""
+    h, w = lines.shape
+    c, ax, half_len = st[:2], st[2:4], st[4] / 2
+    for sign in (1.0, -1.0):
+        pts = c + sign * ax * (half_len + np.arange(-2, reach + 1))[:, None]
+        x = np.clip(np.round(pts[:, 0]).astype(int), 0, w - 1)
+        y = np.clip(np.round(pts[:, 1]).astype(int), 0, h - 1)
+        if not (lines[y, x].any() or out[y, x].any()):
+            return False
+    return True
+
+
+def _text_both_sides(u: np.ndarray, lines: np.ndarray, out: np.ndarray, runs: np.ndarray, piece: np.ndarray,
+                     box: tuple[slice, slice], sides: list[np.ndarray], r: int) -> float:
+    """Share of a piece (``piece``, its mask in ``box``) with other ink, not ``lines``, ``out`` or
+    ``runs``, within ``r`` px on each side (``sides``: the two one-sided kernels), in a local window."""
+    y0, x0 = max(0, box[0].start - r), max(0, box[1].start - r)
+    win = slice(y0, box[0].stop + r), slice(x0, box[1].stop + r)
+    other = u[win] & ~lines[win] & ~out[win] & ~runs[win]
+    both = cv2.dilate(other, sides[0]) & cv2.dilate(other, sides[1])
+    at = np.zeros(other.shape, bool)
+    at[box[0].start - y0:box[0].stop - y0, box[1].start - x0:box[1].stop - x0] = piece
+    return float(both[at].mean())
 
 
 def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, piece_min_mm: float = 20.0,
@@ -581,11 +711,7 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     # line's stretches), not the letters it fattened into a line they touch
     lines = _runs(u, px_per_mm, run_mm, loose=False)
     if _line_width(lines) < 3:  # (measured on the runs: a crop full of text would pass for thick lines)
-        lab, st = _pieces(_runs(u, px_per_mm, 1.4 * run_mm, loose=True) & ~lines)
-        thin = (st[:, 4] >= LOOSE_MIN_MM * px_per_mm) & (st[:, 4] >= LOOSE_ELONGATION * st[:, 5])
-        thin[0] = False
-        lines |= thin[lab].astype(np.uint8)
-        del lab
+        lines |= _loose_stretches(u, lines, px_per_mm=px_per_mm, run_mm=1.4 * run_mm)
     del u
     lim, hole = piece_min_mm * px_per_mm, (hole_min_mm * px_per_mm) ** 2
     lines = _drop_small(lines.astype(bool), lim, hole)

@@ -14,7 +14,7 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from digitize.vectorize import vectorize
+from digitize.vectorize import split_linework, vectorize
 from gis.crs import resolve_crs
 from gis.sheets import parse_sheet
 from sample_data.render import Damage, Style, render_sheet
@@ -70,3 +70,20 @@ def test_labels_touching_thin_lines_stay_text_and_the_lines_stay_whole(scan):
     cx, cy = model.paper_to_pixel(*model.map_to_paper(pts[:, 0], pts[:, 1]))
     regions = set(v.labels[cy.round().astype(int), cx.round().astype(int)].tolist()) - {0}
     assert len(regions) >= 76  # of 80: the thin lines divide them
+
+
+def test_faded_thin_lines_meeting_at_a_junction_stay_line_work():
+    """Two faded thin lines (half their pixels left) that meet at a junction are one piece of the
+    loose pooling's runs, not thin as a whole: they are taken one direction at a time."""
+    ppm = 200 / 25.4
+    ink = np.zeros((400, 400), np.uint8)
+    ink[20:22, 20:382] = ink[378:380, 20:382] = 1  # the sheet's 2 px lines around them
+    ink[20:380, 20:22] = ink[20:380, 378:380] = 1
+    net = np.zeros_like(ink)
+    cv2.line(net, (22, 240), (197, 170), 1, 2)
+    cv2.line(net, (180, 22), (220, 378), 1, 2)
+    yy, xx = np.mgrid[:400, :400]
+    net[(xx + yy) % 2 == 0] = 0
+    ink |= net
+    lines, _ = split_linework(ink.astype(bool), px_per_mm=ppm)
+    assert (lines & net.astype(bool)).sum() >= 0.9 * net.sum()  # (before: 1 %)

@@ -9,7 +9,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from scipy import ndimage as ndi
 from shapely.geometry import box
 
-from digitize.vectorize import close_gaps, darkness, ink_mask, partition, split_linework, vectorize
+from digitize.vectorize import (_straight_links, close_gaps, darkness, ink_mask, partition, split_linework,
+                                vectorize)
 from gis.errors import DigitizeError
 
 PPMM = 200 / 25.4  # 200 dpi
@@ -429,3 +430,21 @@ def test_a_label_printed_light_is_ink_but_a_light_smudge_is_not():
     ink = ink_mask(dark, glyph_px=(0.8 * PPMM, 5.0 * PPMM))
     assert ink[label].sum() > 0.8 * (dark[label] > 0.3 * 255).sum()
     assert not ink[smudge].any()
+
+
+def test_a_stretch_of_broken_line_a_code_touches_comes_back():
+    """The stretch of a broken line between two lines, with a land-use code touching it, is one piece of
+    the other ink with the letters: cut apart from them, it is a bar, and comes back as line-work."""
+    f = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerifCondensed.ttf", int(1.8 * 1.45 * PPMM))
+    h, w = 160, 200
+    lines = np.zeros((h, w), bool)
+    lines[20:22, 10:190] = lines[120:122, 10:190] = True  # the lines it runs between
+    img = Image.new("L", (w, h), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(100, 22), (100, 119)], fill=255, width=2)
+    stretch = np.asarray(img) > 128
+    d.text((100, 70), "CLN", font=f, anchor="lm", fill=255)  # its C touches the stretch
+    rest = np.asarray(img) > 128
+    out = _straight_links(rest, lines, px_per_mm=PPMM, stroke=2, max_gap_mm=2.5)
+    assert (out & stretch).sum() >= 0.9 * stretch.sum()
+    assert not out[:, 104:].any()  # the letters stay text
