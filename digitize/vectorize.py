@@ -601,10 +601,11 @@ def _run_px(px_per_mm: float, run_mm: float) -> int:
     return max(3, int(run_mm * px_per_mm / 2)) | 1
 
 
-def _runs(u: np.ndarray, px_per_mm: float, run_mm: float, *, loose: bool) -> np.ndarray:
-    """Ink (uint8 0/1) on a straight run of at least ``run_mm``, found at half resolution (see
-    :func:`_half`), grown back a pixel at full resolution, within the ink."""
-    return _full(_directional_open(_half(u, loose=loose), _run_px(px_per_mm, run_mm)), u)
+def _runs(u: np.ndarray, px_per_mm: float, run_mm: float) -> np.ndarray:
+    """Ink (uint8 0/1) on a straight run of at least ``run_mm``, found at half resolution where a
+    pixel is ink when 2 of its 4 are (see :func:`_half`), grown back a pixel at full resolution,
+    within the ink."""
+    return _full(_directional_open(_half(u, loose=False), _run_px(px_per_mm, run_mm)), u)
 
 
 def _stretches(st: np.ndarray, px_per_mm: float) -> np.ndarray:
@@ -709,7 +710,7 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     # to stay whole, and then runs 1.4 times longer, past the height of a label's stack; of
     # what that finds beyond the runs of "2 of 4", only long thin pieces are taken (a thin
     # line's stretches), not the letters it fattened into a line they touch
-    lines = _runs(u, px_per_mm, run_mm, loose=False)
+    lines = _runs(u, px_per_mm, run_mm)
     if _line_width(lines) < 3:  # (measured on the runs: a crop full of text would pass for thick lines)
         lines |= _loose_stretches(u, lines, px_per_mm=px_per_mm, run_mm=1.4 * run_mm)
     del u
