@@ -216,19 +216,27 @@ FACES = [("dejavu/DejaVuSans.ttf", 2), ("liberation/LiberationSerif-Regular.ttf"
          ("dejavu/DejaVuSansMono.ttf", 2)]
 
 
-@pytest.mark.parametrize("face,lw", FACES)
-def test_a_bar_spanning_a_narrow_parcel_stays_text(face, lw):
-    """A label as wide as its parcel: its bar runs from boundary to boundary and is still no boundary."""
-    f = ImageFont.truetype("/usr/share/fonts/truetype/" + face, int(2.0 * 1.45 * PPMM))
-    bar = max(f.getlength("57"), f.getlength("1226.4")) + 0.4 * PPMM
+def _narrow_parcel(width: int, lw: int) -> tuple[Image.Image, ImageDraw.ImageDraw, tuple[int, int, int, int, int]]:
+    """A 20 mm tall block with a narrow parcel ``width`` px wide between two wider ones, lines ``lw`` px:
+    the image, its drawing, and (margin, height, width of the block, narrow parcel's left and right x)."""
     m, h = 40, int(20 * PPMM)
-    xa, xb = m + int(15 * PPMM), m + int(15 * PPMM) + int(round(bar))  # the narrow parcel
+    xa = m + int(15 * PPMM)
+    xb = xa + width
     w = xb + int(15 * PPMM) - m
     img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
     d = ImageDraw.Draw(img)
     d.rectangle([m, m, m + w, m + h], outline=35, width=lw)
     for x in (xa, xb):
         d.line([(x, m), (x, m + h)], fill=35, width=lw)
+    return img, d, (m, h, w, xa, xb)
+
+
+@pytest.mark.parametrize("face,lw", FACES)
+def test_a_bar_spanning_a_narrow_parcel_stays_text(face, lw):
+    """A label as wide as its parcel: its bar runs from boundary to boundary and is still no boundary."""
+    f = ImageFont.truetype("/usr/share/fonts/truetype/" + face, int(2.0 * 1.45 * PPMM))
+    bar = max(f.getlength("57"), f.getlength("1226.4")) + 0.4 * PPMM
+    img, d, (m, h, w, xa, xb) = _narrow_parcel(int(round(bar)), lw)
     _fraction(d, f, (xa + xb) / 2, m + h / 2, "57", "1226.4", bar=xb - xa, width=lw)
     v = vectorize(np.asarray(img), px_per_mm=PPMM)
     assert _big_regions(v, (m, m, m + w, m + h)) == 3
@@ -397,15 +405,7 @@ def test_a_code_right_over_a_number_leaves_its_bar_to_the_fraction_under_it(lw):
     f = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerifCondensed.ttf", int(2.0 * 1.45 * PPMM))
     size = f.size / PPMM
     bar = max(f.getlength("1016"), f.getlength("430.3")) + 0.4 * PPMM
-    m, h = 40, int(20 * PPMM)
-    xa = m + int(15 * PPMM)
-    xb = xa + int(round(bar + 1.2 * PPMM))  # the bar stops 1.2 mm short of the parcel's right side
-    w = xb + int(15 * PPMM) - m
-    img = Image.new("L", (w + 2 * m, h + 2 * m), 235)
-    d = ImageDraw.Draw(img)
-    d.rectangle([m, m, m + w, m + h], outline=35, width=lw)
-    for x in (xa, xb):
-        d.line([(x, m), (x, m + h)], fill=35, width=lw)
+    img, d, (m, h, w, xa, xb) = _narrow_parcel(int(round(bar + 1.2 * PPMM)), lw)  # the bar stops 1.2 mm short
     y = m + h / 2
     _fraction(d, f, xa + bar / 2, y, "1016", "430.3", bar=bar, width=lw)
     top = y - 0.12 * size * PPMM + f.getbbox("1016", anchor="ls")[1]  # the number's top
