@@ -1426,7 +1426,8 @@ class _NumberJudge:
     (``codes``) counts for none of them, nor does that of the line-work (``lines``: a boundary
     along the digits, whose mask takes their strokes where it runs, would speak for the digits
     with a bar there, a 7 or a 5).  The number that explains most wins when it explains
-    at least ``least`` of its own ink and ``margin`` of it more than the next; else None."""
+    at least ``least`` of its own ink where ink can be seen, and ``margin`` of it more than
+    the next; else None."""
 
     def __init__(self, digits: tuple[dict[str, np.ndarray], float, float, float], dark: np.ndarray,
                  codes: Callable[[Box], list[tuple[Box, np.ndarray]]], *, lines: np.ndarray | None = None,
@@ -1435,7 +1436,8 @@ class _NumberJudge:
         self.dark, self.codes, self.lines, self.least, self.margin = dark, codes, lines, least, margin
 
     def scores(self, lab: Label, cands: list[int]) -> list[tuple[float, float, int]]:
-        """(ink explained, ink of the number drawn, number) for each number that fits the place, best first."""
+        """(ink explained, ink of the number drawn where ink can be seen, number) for each number that
+        fits the place, best first."""
         if not cands or not lab.tokens or (lab.parcel_no is not None and (lab.area_label_m2 is None
                                                                           or len(lab.tokens) < 2)):
             return []  # no area to stand over (a label read blind has the ink under its bar for one)
