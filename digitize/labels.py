@@ -1426,14 +1426,17 @@ class _NumberJudge:
     (``codes``) counts for none of them, nor does that of the line-work (``lines``: a boundary
     along the digits, whose mask takes their strokes where it runs, would speak for the digits
     with a bar there, a 7 or a 5).  The number that explains most wins when it explains
-    at least ``least`` of its own ink where ink can be seen, and ``margin`` of it more than
-    the next; else None."""
+    at least ``least`` of its own ink where ink can be seen, and more than the next; else None.
+    No margin over the next is asked: the numbers weighed are those the row leaves free and the
+    readings fit, and where a code or a boundary hides a digit the right one wins by little (on
+    the twelve sheets measured, a margin of 0.03 of its ink refused twelve right answers and no
+    wrong one).  A number so found keeps a quarter of the label's confidence, for a human to see."""
 
     def __init__(self, digits: tuple[dict[str, np.ndarray], float, float, float], dark: np.ndarray,
                  codes: Callable[[Box], list[tuple[Box, np.ndarray]]], *, lines: np.ndarray | None = None,
-                 least: float = 0.5, margin: float = 0.03) -> None:
+                 least: float = 0.5) -> None:
         self.shapes, self.cell, self.gap, self.ink = digits
-        self.dark, self.codes, self.lines, self.least, self.margin = dark, codes, lines, least, margin
+        self.dark, self.codes, self.lines, self.least = dark, codes, lines, least
 
     def scores(self, lab: Label, cands: list[int]) -> list[tuple[float, float, int]]:
         """(ink explained, ink of the number drawn where ink can be seen, number) for each number that
@@ -1490,7 +1493,7 @@ class _NumberJudge:
         if not scores:
             return None
         g, own, c = scores[0]
-        if g < self.least * own or (len(scores) > 1 and g - scores[1][0] < self.margin * own):
+        if g < self.least * own or (len(scores) > 1 and g <= scores[1][0]):
             return None
         return c
 
