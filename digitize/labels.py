@@ -1422,7 +1422,8 @@ class _NumberJudge:
     """Which of some numbers stands over a label's area, by the look of the sheet's own digits
     (:func:`_digit_templates`): each number drawn with them, at the area's character height,
     is moved over the place a number stands (centred over the area, its foot the sheet's gap
-    above it) to where it explains the most ink; the ink of a land-use code crossing the place
+    above it; for a number of three characters or more read with no area under it, where it
+    was read) to where it explains the most ink; the ink of a land-use code crossing the place
     (``codes``) counts for none of them, nor does that of the line-work (``lines``: a boundary
     along the digits, whose mask takes their strokes where it runs, would speak for the digits
     with a bar there, a 7 or a 5).  The number that explains most wins when it explains
@@ -1441,13 +1442,19 @@ class _NumberJudge:
     def scores(self, lab: Label, cands: list[int]) -> list[tuple[float, float, int]]:
         """(ink explained, ink of the number drawn where ink can be seen, number) for each number that
         fits the place, best first."""
-        if not cands or not lab.tokens or (lab.parcel_no is not None and (lab.area_label_m2 is None
-                                                                          or len(lab.tokens) < 2)):
-            return []  # no area to stand over (a label read blind has the ink under its bar for one)
+        if not cands or not lab.tokens:
+            return []
         dark, cell = self.dark, self.cell
-        a = lab.tokens[1 if lab.parcel_no is not None else 0]
-        h = _height(a)
-        cx, foot = _centre_x(a), a.box[1] - self.gap * h
+        if lab.parcel_no is None or (lab.area_label_m2 is not None and len(lab.tokens) > 1):
+            a = lab.tokens[1 if lab.parcel_no is not None else 0]  # (read blind: the ink under its bar)
+            h = _height(a)
+            cx, foot = _centre_x(a), a.box[1] - self.gap * h
+        elif len(lab.tokens[0].text) >= 3:  # a number with no area under it: where it was read
+            a = lab.tokens[0]
+            h = _height(a)
+            cx, foot = _centre_x(a), float(a.box[3])
+        else:
+            return []  # a digit or two read alone is no number's place
         half = max(len(str(c)) for c in cands) * cell * h / 2
         x0, x1 = max(0, int(cx - half - 0.6 * h)), min(dark.shape[1], int(cx + half + 0.6 * h))
         y0, y1 = max(0, int(foot - 1.5 * h)), min(dark.shape[0], int(foot + 0.5 * h))

@@ -291,6 +291,20 @@ def test_a_number_whose_last_digit_is_mostly_hidden_is_named_by_what_shows_of_it
         assert judge(bare, sorted({v, v // 10 * 10 + (v + 3) % 10, v // 10 * 10 + (v + 6) % 10})) == v
 
 
+def test_a_number_read_with_no_area_under_it_is_judged_where_it_was_read():
+    """A number read with a stray character and no area under it (a neighbour's code took the
+    area's row): the digits weighed are drawn where the number was read; a digit read alone
+    gives no place to weigh them."""
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    judge = _NumberJudge(_digit_templates(labels, dark), dark, lambda box: [])
+    for lab in labels[4::9]:
+        v, n = lab.parcel_no, lab.tokens[0]
+        lone = Label(1, int(f"1{v}"), None, None, 0.5, tokens=[Token(f"1{v}", n.box, 0.5)])
+        assert judge(lone, [v - 2, v, v + 3, int(f"1{v}")]) == v
+        digit = Label(1, v % 10, None, None, 0.5, tokens=[Token(str(v % 10), n.box, 0.5)])
+        assert judge(digit, [v - 2, v, v + 3]) is None
+
+
 def test_at_the_end_of_a_row_only_the_look_of_the_digits_gives_a_missing_number():
     dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
     judge = _NumberJudge(_digit_templates(labels, dark), dark, lambda box: [])
