@@ -28,7 +28,8 @@ mere nearness:
    (a sheet numbers its parcels in rows from the top left), where they leave one number
    free that its reading fits, or where the sheet's own digits drawn over the area say
    which (:class:`_NumberJudge`); a fraction bar in a region with no label is a label read
-   blind (:func:`_unread_labels`), numbered only that way.
+   blind (:func:`_unread_labels`), numbered only that way, and so, once those have their
+   numbers, is the text ink of a region still without a label (:func:`_inked_regions`).
 
 What was read is then checked, as evidence rather than as answers: the area against the
 region's computed area, the code against the land-use table, the number against the
@@ -51,6 +52,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from scipy import ndimage as ndi
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -1534,6 +1536,33 @@ def _unread_labels(bars: np.ndarray, text: np.ndarray, regions: np.ndarray, have
     return out
 
 
+def _inked_regions(text: np.ndarray, regions: np.ndarray, have: set[int], char_h: float, *,
+                   most: float = 40.0) -> dict[int, Label]:
+    """Labels of regions with no label and no bar (:func:`_unread_labels`), from the text ink they
+    hold: a number and area printed across a boundary, their bar and strokes taken into the
+    line-work, leave pieces no row reads whole.  The region's largest cluster of text ink, one
+    to three characters tall, stands for the label, its lowest character row for the area;
+    each is a label with no value, its one token that row (text ``""``), by region.  Only
+    regions within ``most`` character heights each way are looked at: a label overruns a
+    parcel too small to hold it."""
+    gap = np.ones((max(1, round(0.6 * char_h)), max(1, round(0.8 * char_h))), np.uint8)
+    out: dict[int, Label] = {}
+    for r, sl in enumerate(ndi.find_objects(regions), 1):
+        if sl is None or r in have or max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) > most * char_h:
+            continue
+        mine = (regions[sl] == r) & text[sl]
+        if mine.sum() < 0.6 * char_h**2:
+            continue
+        n, cc = cv2.connectedComponents(cv2.dilate(mine.astype(np.uint8), gap))
+        k = int(np.argmax(np.bincount(cc[mine], minlength=n)[1:])) + 1
+        ys, xs = np.nonzero(mine & (cc == k))
+        if not 0.8 * char_h <= ys.max() + 1 - ys.min() <= 3.5 * char_h:
+            continue
+        x0, x1, y1 = sl[1].start + int(xs.min()), sl[1].start + int(xs.max()) + 1, sl[0].start + int(ys.max()) + 1
+        out[r] = Label(r, tokens=[Token("", (x0, int(y1 - char_h), x1, y1), 0.1)])
+    return out
+
+
 # --- the step --------------------------------------------------------------------------------------------------
 
 def restore_decimal(area_label: float | None, area_m2: float, *, decimals: int = 1) -> float | None:
@@ -1676,6 +1705,15 @@ def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines
                                                            batch_rows=batch_rows).items()}
     _numbers_in_rows(final + blind, readings, judge=judge,
                      blind=frozenset(range(len(final), len(final) + len(unread))))
+    if judge is not None and char_h is not None:  # then the regions still without a label, from their ink
+        inked = _inked_regions(text, labels, set(out) | set(cut) | set(unread), char_h)
+        more = list(inked.values())
+        base = len(final) + len(blind)
+        readings |= {base + i: r for i, r in _read_over(more, text, lines, dark, workers=workers,
+                                                         batch_rows=batch_rows).items()}
+        _numbers_in_rows(final + blind + more, readings, judge=judge,
+                         blind=frozenset(range(base, base + len(more))))
+        unread |= inked
     for region, lab in unread.items():
         if lab.parcel_no is not None:
             out[region] = lab

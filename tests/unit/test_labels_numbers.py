@@ -19,6 +19,7 @@ from digitize.labels import (
     _numbers_in_rows,
     _read_over,
     _free_reading,
+    _inked_regions,
     _number_limit,
     _trimmed,
     _unread_labels,
@@ -350,6 +351,31 @@ def test_a_label_nothing_was_read_from_is_found_by_its_bar_and_numbered_by_its_d
     again = _unread_labels(ink & ~text, text, regions, {lab.region for lab in labels})[lost.region]
     _numbers_in_rows(labels + [again], blind=frozenset({len(labels)}))
     assert again.parcel_no is None
+
+
+def test_a_label_with_no_bar_nothing_was_read_from_is_found_by_its_ink_and_numbered_by_its_digits():
+    """A fraction whose bar the line-work took and whose words no row read: the text ink of its
+    region, read blind, takes the number its row leaves free from the sheet's digits."""
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    regions = np.zeros(dark.shape, np.int32)
+    for k, lab in enumerate(labels):
+        x, y = int((10 + 20 * (k % 10)) * PPMM), int((7 + 14 * (k // 10)) * PPMM)
+        regions[y - int(6 * PPMM):y + int(6 * PPMM), x - int(9 * PPMM):x + int(9 * PPMM)] = k + 1
+        lab.region = k + 1
+    regions[-int(5 * PPMM):, :int(20 * PPMM)] = len(labels) + 1  # a region with no ink
+    text = dark > 100
+    char_h = 2.0 * 1.45 * PPMM * 0.7
+    lost = labels.pop(24)  # 125, in the middle of its row
+    have = {lab.region for lab in labels}
+    found = _inked_regions(text, regions, have, char_h)
+    assert set(found) == {lost.region}
+    ink = found[lost.region]
+    assert ink.parcel_no is None and abs(ink.tokens[0].box[3] - lost.tokens[1].box[3]) <= 3  # the area's row
+    judge = _NumberJudge(_digit_templates(labels, dark), dark, lambda box: [])
+    _numbers_in_rows(labels + [ink], judge=judge, blind=frozenset({len(labels)}))
+    assert ink.parcel_no == 125
+    # a region too large for a label to overrun it is not looked at
+    assert _inked_regions(text, regions, have, char_h, most=5.0) == {}
 
 
 def _along_the_tops(dark: np.ndarray, labels: list[Label]) -> tuple[np.ndarray, np.ndarray]:
