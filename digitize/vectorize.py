@@ -692,7 +692,8 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
 
     Line-work is ink on a straight run of at least ``run_mm`` (a directional opening,
     at half resolution: lines are long, letters short; when the runs' strokes are under
-    3 px, also the long thin pieces of runs 1.4 times longer found at a looser pooling),
+    3 px, also the long thin pieces of runs 1.4 times longer found at a looser pooling,
+    and the fragments of a faded line joined across the ink where the runs lost it),
     so text that touches or crosses a boundary comes off it.
     Pieces left on their own and shorter than ``piece_min_mm`` (fraction bars,
     underlines, grid crosses, strokes of letters) go to the other ink unless they
@@ -710,11 +711,18 @@ def split_linework(ink: np.ndarray, *, px_per_mm: float, run_mm: float = 5.5, pi
     # to stay whole, and then runs 1.4 times longer, past the height of a label's stack; of
     # what that finds beyond the runs of "2 of 4", only long thin pieces are taken (a thin
     # line's stretches), not the letters it fattened into a line they touch
+    lim, hole = piece_min_mm * px_per_mm, (hole_min_mm * px_per_mm) ** 2
     lines = _runs(u, px_per_mm, run_mm)
     if _line_width(lines) < 3:  # (measured on the runs: a crop full of text would pass for thick lines)
         lines |= _loose_stretches(u, lines, px_per_mm=px_per_mm, run_mm=1.4 * run_mm)
+        # a faded thin line meeting another one loses its last pixels there from the runs: its
+        # fragments, each too short to stay, join the line-work their ends point at across ink
+        # (the line's own; a fraction bar or a letter ends apart from a boundary, across paper)
+        whole = lines.astype(bool)
+        lines = close_gaps(whole, px_per_mm=px_per_mm, max_gap_mm=max_gap_mm,
+                           ends_in=whole & ~_drop_small(whole, lim, hole), through=ink)
+        del whole
     del u
-    lim, hole = piece_min_mm * px_per_mm, (hole_min_mm * px_per_mm) ** 2
     lines = _drop_small(lines.astype(bool), lim, hole)
     if lines.any():
         stroke = _line_width(lines)
@@ -755,16 +763,22 @@ def _trace(skel: np.ndarray, y: int, x: int, length: int) -> tuple[list[tuple[in
 
 
 def close_gaps(lines: np.ndarray, *, px_per_mm: float, max_gap_mm: float = 2.5,
-               min_branch_mm: float = 1.5, max_angle_deg: float = 25.0) -> np.ndarray:
+               min_branch_mm: float = 1.5, max_angle_deg: float = 25.0,
+               ends_in: np.ndarray | None = None, through: np.ndarray | None = None) -> np.ndarray:
     """Bridge breaks in the line-work: extend each dangling end to the ink it points at.
 
     An end is extended only when its branch runs straight for ``min_branch_mm`` (so
     spurs of text or noise are not), and only to ink within ``max_gap_mm`` inside a
-    cone of ``max_angle_deg`` around its direction.
+    cone of ``max_angle_deg`` around its direction.  With ``ends_in``, only the ends on it
+    are extended; with ``through``, only across it (every pixel of the bridge's centre line).
     """
     skel = skeletonize(lines)
     nb = cv2.filter2D(skel.astype(np.uint8), -1, _NEIGH, borderType=cv2.BORDER_CONSTANT)
-    ends = np.argwhere(skel & (nb == 1))
+    tips = skel & (nb == 1)
+    if ends_in is not None:
+        tips &= ends_in.astype(bool)
+    ends = np.argwhere(tips)
+    del tips
     if len(ends) == 0:
         return lines
     out = lines.copy().astype(np.uint8)
@@ -794,12 +808,20 @@ def close_gaps(lines: np.ndarray, *, px_per_mm: float, max_gap_mm: float = 2.5,
             if c < cos_max:
                 continue
             cost = dist * (2.0 - c)
-            if cost < best_cost:
+            if cost < best_cost and (through is None or _segment_on(through, (int(y), int(x)), q)):
                 best, best_cost = q, cost
         if best is not None:
             # extend along the end's own direction to the target's projection
             cv2.line(out, (int(x), int(y)), (int(best[1]), int(best[0])), 1, thickness=thick)
     return out.astype(bool)
+
+
+def _segment_on(mask: np.ndarray, p: tuple[int, int], q: tuple[int, int]) -> bool:
+    """Whether every pixel of the straight segment from ``p`` to ``q`` (row, column) is on ``mask``."""
+    t = np.linspace(0.0, 1.0, int(np.ceil(np.hypot(q[0] - p[0], q[1] - p[1]))) + 1)
+    ys = np.round(p[0] + t * (q[0] - p[0])).astype(int)
+    xs = np.round(p[1] + t * (q[1] - p[1])).astype(int)
+    return bool(mask[ys, xs].all())
 
 
 def _thickness(lines: np.ndarray) -> float:

@@ -87,3 +87,25 @@ def test_faded_thin_lines_meeting_at_a_junction_stay_line_work():
     ink |= net
     lines, _ = split_linework(ink.astype(bool), px_per_mm=ppm)
     assert (lines & net.astype(bool)).sum() >= 0.9 * net.sum()  # (before: 1 %)
+
+
+def test_faded_thin_lines_broken_at_their_junctions_join_the_line_work_but_bars_do_not():
+    """A faded thin line whose half-resolution pixels drift a column just short of the line it meets
+    loses its last pixels there from the runs: two such lines, meeting each other at a corner, are
+    one piece under the minimum length, joined to the frame across their own ink.  A fraction bar
+    ending just short of a line, across paper, stays other ink."""
+    ppm = 200 / 25.4
+    ink = np.zeros((400, 400), np.uint8)
+    ink[20:22, 20:380] = ink[378:380, 20:380] = 1  # the frame: 2 px lines
+    ink[20:380, 20:22] = ink[20:380, 378:380] = 1
+    net = np.zeros_like(ink)
+    for k in range(22, 152):  # 8 half-resolution pixels from the frame, each line drifts a column
+        net[k, (150 if k < 38 else 148) + np.arange(2)] = 1  # down from the top of the frame
+        net[(150 if k < 38 else 148) + np.arange(2), k] = 1  # right from its left side, to the corner
+    bars = np.zeros_like(ink)
+    bars[260:262, 300:374] = 1  # 4 px short of the frame's right side
+    bars[300:302, 26:90] = 1  # 4 px off its left side
+    ink |= net | bars
+    lines, _ = split_linework(ink.astype(bool), px_per_mm=ppm)
+    assert (lines & net.astype(bool)).sum() == net.sum()  # (before: 4 of 516 pixels)
+    assert not (lines & bars.astype(bool)).any()
