@@ -4,10 +4,11 @@ A boundary drawn too faint or too broken for the line-work leaves two parcels as
 region, with both labels in it.  The labels say where the parcels are and how large
 each is, so the lost boundary can be looked for where it must be: the straight line
 between the two labels along which the scan is darkest (a Radon transform of the
-region's darkness, the labels' own ink left out).  The region is cut there only when
-the line stands out from the paper, runs on across the region, and each side's area
-agrees with its labels' (or the line is as dark and whole as a drawn one: the areas may be
-misread).  A region with one label, much larger than the label says, is looked at the same
+region's darkness, the labels' own ink left out: the text ink in their boxes, not all of
+it, for the stubs of a boundary a label was printed over went to the text too).  The
+region is cut there only when the line stands out from the paper, runs on across the
+region, and each side's area agrees with its labels' (or the line is as dark and whole as
+a drawn one: the areas may be misread).  A region with one label, much larger than the label says, is looked at the same
 way: a line as whole as a drawn one, clear of the label, that leaves the label's side its
 area cuts off a parcel whose label was not read (it goes on, unnumbered, for a human).
 """
@@ -155,7 +156,11 @@ def _best_cut(poly: Polygon, labs: list[Label], dark: np.ndarray, text: np.ndarr
         cv2.fillPoly(inside, [np.round(np.asarray(hole.coords) - [x0, y0]).astype(np.int32)], 0)
     inside = cv2.erode(inside, np.ones((5, 5), np.uint8))  # off the region's own boundary lines
     crop = dark[y0:y1, x0:x1].astype(np.float32)
-    letters = text[y0:y1, x0:x1]
+    own = np.zeros((y1 - y0, x1 - x0), dtype=bool)  # the labels' boxes (the stubs of the lost line beside
+    for lab in labs:                                  # them are text ink too, and dark as the line is)
+        bx0, by0, bx1, by1 = (int(v) for v in lab.bbox)
+        own[max(by0 - y0 - 2, 0):max(by1 - y0 + 2, 0), max(bx0 - x0 - 2, 0):max(bx1 - x0 + 2, 0)] = True
+    letters = text[y0:y1, x0:x1] & own
     crop[letters] = 0.0  # the labels' ink is not a line
     crop = cv2.dilate(crop, np.ones((3, 3), np.uint8))  # a thin line within a pixel of the ray
     inside[cv2.dilate(letters.view(np.uint8), np.ones((5, 5), np.uint8)) > 0] = 0  # nor is what is beside it

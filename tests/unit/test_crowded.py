@@ -45,6 +45,19 @@ def test_a_faint_boundary_between_two_labels_is_drawn_again(darkness, tilt):
     assert by_no[7].covers(box(50, 130, 110, 170)) and by_no[8].covers(box(240, 130, 320, 170))
 
 
+def test_the_stubs_of_a_boundary_a_label_was_printed_over_are_no_letters():
+    """The line-work took none of the boundary: a label printed over it, what shows of it beside
+    the label went to the text ink, as the labels did.  It is looked for all the same."""
+    regions, labels, others, dark, text = _scene(120)
+    text[10:290, 150] = True  # the boundary's ink, taken for text
+    dark[100:200, 130:175] = 200  # a neighbour's label over it
+    text[100:200, 130:175] = True
+    out, got, cuts = split_crowded(regions, labels, others, dark, text, m_per_px=M_PER_PX)
+    assert len(cuts) == 1 and abs(cuts[0].line.centroid.x - 150) < 2.0
+    by_no = {lab.parcel_no: out.geometry[out["region"] == r].iloc[0] for r, lab in got.items()}
+    assert by_no[7].area * M_PER_PX**2 == pytest.approx(14.0 * 28.0, rel=0.05)
+
+
 def test_no_line_no_cut():
     regions, labels, others, dark, text = _scene(0)
     out, got, cuts = split_crowded(regions, labels, others, dark, text, m_per_px=M_PER_PX)
