@@ -1299,7 +1299,9 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
     number (by position in ``labels``: the crops :func:`_check_numbers` read and did not keep),
     its digits among a neighbour's letters; they count as the label's own reading does.
     Where the readings leave more than one number, ``judge`` (:class:`_NumberJudge`) may pick
-    one by the ink over the area; ``blind`` labels (by position in ``labels``: a bar with ink
+    one by the ink over the area; so it does alone at the end of a row, where the neighbours
+    are far apart, or where they are out of order (one misread: then among the numbers after
+    the left one).  ``blind`` labels (by position in ``labels``: a bar with ink
     under it, nothing read, :func:`_unread_labels`) take a number only from the judge.
     """
     readings = readings or {}
@@ -1330,7 +1332,9 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
             lo = no[left[np.argmax(pos[left, 0])]] if len(left) else None
             hi = no[right[np.argmin(pos[right, 0])]] if len(right) else None
             bounded = lo is not None and hi is not None and 2 <= hi - lo <= max_gap
-            if not bounded:  # the end of a row, or neighbours far apart: only by the look of the digits
+            if not bounded:  # the end of a row, neighbours far apart or out of order: by the look of the digits
+                if lo is not None and hi is not None and hi < lo:
+                    hi = None  # out of order (one of them misread): after the left one, a row runs left to right
                 if judge is None or (lo is None and hi is None) or (lo is not None and hi is not None and hi - lo < 2):
                     continue
                 lo = hi - max_gap - 1 if lo is None else lo

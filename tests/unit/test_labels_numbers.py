@@ -317,6 +317,16 @@ def test_at_the_end_of_a_row_only_the_look_of_the_digits_gives_a_missing_number(
     assert end.parcel_no == 110 and end.tokens[0].text == "110"
 
 
+def test_between_neighbours_out_of_order_the_digits_pick_among_the_numbers_after_the_left_one():
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    judge = _NumberJudge(_digit_templates(labels, dark), dark, lambda box: [])
+    lost, right = labels[4], labels[5]  # 105 not read; 106 on its right misread as 61
+    lost.parcel_no, lost.tokens = None, lost.tokens[1:]
+    right.parcel_no, right.tokens[0] = 61, Token("61", right.tokens[0].box, 0.5)
+    _numbers_in_rows(labels, judge=judge)
+    assert lost.parcel_no == 105
+
+
 def test_a_label_nothing_was_read_from_is_found_by_its_bar_and_numbered_by_its_digits():
     """A row of fractions, bars drawn; one of them read not at all: its bar and the ink under it
     make a label, and the sheet's digits give it the number its row leaves free."""
