@@ -1297,7 +1297,9 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
     keeps a quarter of the label's confidence, one read in part a half.  Labels put right
     count as neighbours in the next round.  ``readings`` are further readings of a label's
     number (by position in ``labels``: the crops :func:`_check_numbers` read and did not keep),
-    its digits among a neighbour's letters; they count as the label's own reading does.
+    its digits among a neighbour's letters; they count as the label's own reading does, and so
+    does, under a number of one digit, an "area" read without a point (a stray digit over the
+    number, paired with it as a fraction: the number, if taken, is then no area).
     Where the readings leave more than one number, ``judge`` (:class:`_NumberJudge`) may pick
     one by the ink over the area; so it does alone at the end of a row, where the neighbours
     are far apart, or where they are out of order (one misread: then among the numbers after
@@ -1345,6 +1347,9 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
             free = [c for c in range(max(lo, 0) + 1, hi) if count[c] == (c == v)]
             read = ([lab.tokens[0].text] if v is not None else []) + [
                 r for w in readings.get(i, []) for r in re.findall(r"\d+", w)]
+            if v is not None and v < 10 and lab.area_label_m2 is not None and len(lab.tokens) > 1 \
+                    and lab.tokens[1].text.isdigit():
+                read.append(lab.tokens[1].text)  # a stray digit over the number, the number taken for the area
             fit = [(f, c) for c in free if (f := min((_fits_reading(r, c) for r in read
                                                         if _fits_reading(r, c) is not None), default=None)) is not None]
             if fit:
@@ -1371,6 +1376,10 @@ def _numbers_in_rows(labels: list[Label], readings: dict[int, list[str]] | None 
                 h = _height(a)
                 box = (a.box[0], int(a.box[1] - 1.1 * h), a.box[2], int(a.box[1] - 0.1 * h))
                 lab.tokens.insert(0, Token(str(c), box, a.conf / 4))
+            elif len(lab.tokens) > 1 and lab.tokens[1].text == str(c):  # the number, under a stray digit
+                t = lab.tokens[1]
+                lab.tokens[:2] = [Token(t.text, t.box, t.conf / 2)]
+                lab.area_label_m2 = None
             else:
                 t = lab.tokens[0]
                 lab.tokens[0] = Token(t.text, t.box, t.conf / 2)

@@ -327,6 +327,16 @@ def test_between_neighbours_out_of_order_the_digits_pick_among_the_numbers_after
     assert lost.parcel_no == 105
 
 
+def test_a_number_read_as_the_area_under_a_stray_digit_is_the_number():
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    lab = labels[14]  # 115 under a stray "7" (a neighbour's stroke), read as the fraction 7 / 115
+    n = lab.tokens[0]
+    lab.parcel_no, lab.area_label_m2 = 7, 115.0
+    lab.tokens = [Token("7", (n.box[0], n.box[1] - 20, n.box[0] + 6, n.box[1] - 6), 0.9), Token("115", n.box, 0.9)]
+    _numbers_in_rows(labels)
+    assert lab.parcel_no == 115 and lab.area_label_m2 is None and [t.text for t in lab.tokens] == ["115"]
+
+
 def test_a_label_nothing_was_read_from_is_found_by_its_bar_and_numbered_by_its_digits():
     """A row of fractions, bars drawn; one of them read not at all: its bar and the ink under it
     make a label, and the sheet's digits give it the number its row leaves free."""
