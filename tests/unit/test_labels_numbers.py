@@ -292,6 +292,22 @@ def test_a_number_whose_last_digit_is_mostly_hidden_is_named_by_what_shows_of_it
         assert judge(bare, sorted({v, v // 10 * 10 + (v + 3) % 10, v // 10 * 10 + (v + 6) % 10})) == v
 
 
+def test_a_number_whose_tops_are_hidden_is_named_by_what_shows_of_its_digits():
+    """Paper over the top 30 % of each digit: the number explains under half its ink, and is
+    still the one that explains the most."""
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    digits = _digit_templates(labels, dark)
+    hidden = labels[2::5]
+    for lab in hidden:
+        x0, y0, x1, y1 = lab.tokens[0].box
+        dark[y0:int(y0 + 0.3 * (y1 - y0)), x0:x1 + 1] = 0
+    judge = _NumberJudge(digits, dark, lambda box: [])
+    for lab in hidden:
+        v = lab.parcel_no
+        bare = Label(1, None, lab.area_label_m2, None, 0.5, tokens=[lab.tokens[1]])
+        assert judge(bare, sorted({v, v // 10 * 10 + (v + 3) % 10, v // 10 * 10 + (v + 6) % 10})) == v
+
+
 def test_a_number_read_with_no_area_under_it_is_judged_where_it_was_read():
     """A number read with a stray character and no area under it (a neighbour's code took the
     area's row): the digits weighed are drawn where the number was read; a digit read alone
