@@ -631,8 +631,9 @@ def _loose_stretches(u: np.ndarray, lines: np.ndarray, *, px_per_mm: float, run_
     half = _half(u, loose=True)
     length = _run_px(px_per_mm, run_mm)
     lab, st = _pieces(_full(_directional_open(half, length), u) & ~lines)
-    out = _stretches(st, px_per_mm)[lab].astype(np.uint8)
-    again = (st[:, 4] >= LOOSE_MIN_MM * px_per_mm) & ~_stretches(st, px_per_mm)
+    thin = _stretches(st, px_per_mm)
+    out = thin[lab].astype(np.uint8)
+    again = (st[:, 4] >= LOOSE_MIN_MM * px_per_mm) & ~thin
     again[0] = False
     if not again.any():
         return out
@@ -640,16 +641,20 @@ def _loose_stretches(u: np.ndarray, lines: np.ndarray, *, px_per_mm: float, run_
     del lab
     r = max(1, int(round(text_gap_mm * px_per_mm)))
     reach = max(2, int(round(reach_mm * px_per_mm)))
+    bins = []  # per direction: its runs at half resolution (the same in both rounds) and its two sides
+    for lo in np.arange(0.0, 180.0, bin_deg):
+        ang = np.radians(lo + bin_deg / 2)
+        nx, ny = -r * np.sin(ang), r * np.cos(ang)  # across the bin's direction
+        sides = [np.zeros((2 * r + 1, 2 * r + 1), np.uint8) for _ in range(2)]
+        for k, sign in zip(sides, (1, -1)):
+            cv2.line(k, (r, r), (int(round(r + sign * nx)), int(round(r + sign * ny))), 1)
+        bins.append((_directional_open(half, length, (lo, lo + bin_deg)), sides))
+    del half
     for _ in range(2):
-        for lo in np.arange(0.0, 180.0, bin_deg):
-            runs = _full(_directional_open(half, length, (lo, lo + bin_deg)), u) & again & ~out
+        for opened, sides in bins:
+            runs = _full(opened, u) & again & ~out
             lab, st = _pieces(runs)
             ok = _stretches(st, px_per_mm)
-            ang = np.radians(lo + bin_deg / 2)
-            nx, ny = -r * np.sin(ang), r * np.cos(ang)  # across the bin's direction
-            sides = [np.zeros((2 * r + 1, 2 * r + 1), np.uint8) for _ in range(2)]
-            for k, sign in zip(sides, (1, -1)):
-                cv2.line(k, (r, r), (int(round(r + sign * nx)), int(round(r + sign * ny))), 1)
             for i, box in enumerate(ndi.find_objects(lab), start=1):
                 if box is not None and ok[i]:
                     ok[i] = (_ends_on(lines, out, st[i], reach)
