@@ -8,9 +8,10 @@ region's darkness, the labels' own ink left out: the text ink in their boxes, no
 it, for the stubs of a boundary a label was printed over went to the text too).  The
 region is cut there only when the line stands out from the paper, runs on across the
 region, and each side's area agrees with its labels' (or the line is as dark and whole as
-a drawn one: the areas may be misread).  A region with one label, much larger than the label says, is looked at the same
-way: a line as whole as a drawn one, clear of the label, that leaves the label's side its
-area cuts off a parcel whose label was not read (it goes on, unnumbered, for a human).
+a drawn one: the areas may be misread).  A region with one label, much larger than the
+label says, is looked at the same way: a line as whole as a drawn one, clear of the label,
+that leaves the label's side its area cuts off a parcel whose label was not read (it goes
+on, unnumbered, for a human).
 """
 
 from __future__ import annotations

@@ -1462,16 +1462,13 @@ class _NumberJudge:
         if not cands or not lab.tokens:
             return []
         dark, cell = self.dark, self.cell
-        if lab.parcel_no is None or (lab.area_label_m2 is not None and len(lab.tokens) > 1):
-            a = lab.tokens[1 if lab.parcel_no is not None else 0]  # (read blind: the ink under its bar)
-            h = _height(a)
-            cx, foot = _centre_x(a), a.box[1] - self.gap * h
-        elif len(lab.tokens[0].text) >= 3:  # a number with no area under it: where it was read
-            a = lab.tokens[0]
-            h = _height(a)
-            cx, foot = _centre_x(a), float(a.box[3])
-        else:
+        over = lab.parcel_no is None or (lab.area_label_m2 is not None and len(lab.tokens) > 1)
+        if not over and len(lab.tokens[0].text) < 3:
             return []  # a digit or two read alone is no number's place
+        # over the area (read blind: the ink under its bar), or where a number with no area was read
+        a = lab.tokens[1 if lab.parcel_no is not None else 0] if over else lab.tokens[0]
+        h = _height(a)
+        cx, foot = _centre_x(a), (a.box[1] - self.gap * h if over else float(a.box[3]))
         half = max(len(str(c)) for c in cands) * cell * h / 2
         x0, x1 = max(0, int(cx - half - 0.6 * h)), min(dark.shape[1], int(cx + half + 0.6 * h))
         y0, y1 = max(0, int(foot - 1.5 * h)), min(dark.shape[0], int(foot + 0.5 * h))
