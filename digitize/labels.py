@@ -610,6 +610,10 @@ def _fractions(nums: list[Token]) -> list[tuple[int, int]]:
 def assemble_labels(words: list[Token], codes: list[Token] = ()) -> list[tuple[Label, list[Token]]]:
     """Labels from the words of a sheet: fractions, then lone numbers and lone areas; codes given out.
 
+    A lone number that a fraction also gives is that number read twice and is dropped, unless
+    it stands elsewhere and was read far more surely (by 0.5): a misread number in a fraction
+    must not take a number read whole away; both then go to the numbers' check
+    (:func:`_check_numbers`), where the surer reading stands.
     ``codes`` are further readings of codes only (a row read again).  Returns (label,
     anchors) with ``region`` still 0: the anchors are the tokens of the number and the
     area (the number first), whose place decides the region.
@@ -630,14 +634,17 @@ def assemble_labels(words: list[Token], codes: list[Token] = ()) -> list[tuple[L
         n, a = nums[i], nums[j]
         found.append((Label(0, _as_int(n.text), _as_area(a.text)), [n, a]))
         used.update((src[i], src[j]))
-    paired = {lab.parcel_no for lab, _ in found}
+    paired: dict[int | None, list[Token]] = {}
+    for lab, anchors in found:
+        paired.setdefault(lab.parcel_no, []).append(anchors[0])
     for t, k in zip(nums, src):
         if k in used:
             continue
         if _has_point(t):
             found.append((Label(0, None, _as_area(t.text)), [t]))
             used.add(k)
-        elif (v := _as_int(t.text)) is not None and v not in paired and v > 0:
+        elif (v := _as_int(t.text)) is not None and v > 0 and all(
+                t.conf > p.conf + 0.5 and not _overlap(t.box, p.box) for p in paired.get(v, ())):
             found.append((Label(0, v, None), [t]))
             used.add(k)
     given = _assign_codes(found, [p for k, p in enumerate(pieces) if k not in used] + list(codes))
@@ -648,6 +655,11 @@ def assemble_labels(words: list[Token], codes: list[Token] = ()) -> list[tuple[L
             lab.tokens.append(Token(code_token.text, code_token.box, code_conf))
         _settle(lab)
     return found
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    """Whether two boxes share pixels."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _settle(lab: Label) -> None:

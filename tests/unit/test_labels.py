@@ -82,5 +82,16 @@ def test_a_fraction_is_a_number_centred_over_an_area():
     assert sorted((lab.parcel_no, lab.area_label_m2) for lab, _ in got) == [(17, None), (18, 302.1)]
 
 
+def test_a_number_read_surely_on_its_own_stands_against_a_doubtful_reading_of_it_in_a_fraction():
+    # 658 over 243.8, a neighbour's code over its last digit: read 656 with no confidence;
+    # elsewhere 656 read surely, its area lost under a code: both stand, for the numbers' check
+    frac = [Token("656", (200, 70, 230, 80), 0.0), Token("243.8", (196, 84, 234, 94), 0.95)]
+    lone = Token("656", (20, 0, 50, 10), 0.96)
+    assert _values(frac + [lone]) == [(656, 243.8, None), (656, None, None)]
+    # no surer than the fraction's reading, or on the same ink: the same number read twice, dropped
+    assert _values([frac[0], frac[1], Token("656", (20, 0, 50, 10), 0.4)]) == [(656, 243.8, None)]
+    assert _values([frac[0], frac[1], Token("656", (202, 69, 231, 80), 0.96)]) == [(656, 243.8, None)]
+
+
 def test_nothing_read_gives_nothing():
     assert assemble_labels([Token("..", (0, 0, 10, 10), 0.2)]) == []
