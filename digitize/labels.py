@@ -1565,7 +1565,7 @@ def _inked_regions(text: np.ndarray, regions: np.ndarray, have: set[int], char_h
     """Labels of regions with no label and no bar (:func:`_unread_labels`), from the text ink they
     hold: a number and area printed across a boundary, their bar and strokes taken into the
     line-work, leave pieces no row reads whole.  The region's largest cluster of text ink, one
-    to three characters tall, stands for the label, its lowest character row for the area;
+    to three characters tall, stands for the label, its area row (:func:`_area_top`) for the area;
     each is a label with no value, its one token that row (text ``""``), by region.  Only
     regions within ``most`` character heights each way are looked at: a label overruns a
     parcel too small to hold it."""
@@ -1582,9 +1582,40 @@ def _inked_regions(text: np.ndarray, regions: np.ndarray, have: set[int], char_h
         ys, xs = np.nonzero(mine & (cc == k))
         if not 0.8 * char_h <= ys.max() + 1 - ys.min() <= 3.5 * char_h:
             continue
-        x0, x1, y1 = sl[1].start + int(xs.min()), sl[1].start + int(xs.max()) + 1, sl[0].start + int(ys.max()) + 1
-        out[r] = Label(r, tokens=[Token("", (x0, int(y1 - char_h), x1, y1), 0.1)])
+        top = _area_top(mine & (cc == k), char_h)
+        low = ys >= top
+        x0, x1 = sl[1].start + int(xs[low].min()), sl[1].start + int(xs[low].max()) + 1
+        y0, y1 = sl[0].start + top, sl[0].start + int(ys.max()) + 1
+        out[r] = Label(r, tokens=[Token("", (x0, y0, x1, y1), 0.1)])
     return out
+
+
+def _area_top(ink: np.ndarray, char_h: float) -> int:
+    """The row where a label's area starts in ``ink`` (one cluster of its text, pixel rows as given).
+
+    Under the cluster's own fraction bar, a row that runs across most of it with ink over and
+    under (a small parcel's label is drawn smaller than the sheet's ``char_h``, and its bar may
+    touch the digits, leaving no blank row between); else under the last blank row at least
+    0.6 ``char_h`` over its foot; else ``char_h`` over its foot.  An area is one row of
+    characters, 0.45 to 1.3 ``char_h`` tall, as wide as one ``char_h`` or more.
+    """
+    ys, xs = np.nonzero(ink)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    box = ink[y0:y1, x0:x1].astype(np.uint8)
+    run = cv2.morphologyEx(box, cv2.MORPH_OPEN, np.ones((1, max(5, round(0.6 * (x1 - x0)))), np.uint8))
+    bar = np.flatnonzero(run.any(axis=1))
+    bar = bar[(bar >= 0.25 * (y1 - y0)) & (bar <= 0.75 * (y1 - y0))]
+    if len(bar) and x1 - x0 >= char_h:
+        under = np.flatnonzero(box[bar.max() + 1:].any(axis=1))
+        if len(under) and under[0] <= 0.5 * char_h:
+            top = y0 + int(bar.max()) + 1 + int(under[0])
+            if 0.45 * char_h <= y1 - top <= 1.3 * char_h:
+                return top
+    rows = np.zeros(y1, bool)
+    rows[ys] = True
+    blank = np.flatnonzero(~rows[: y1 - max(1, round(0.6 * char_h))])
+    top = int(blank[-1]) + 1 if len(blank) and blank[-1] >= y0 else y0
+    return top if y1 - top <= 1.3 * char_h else int(y1 - char_h)
 
 
 # --- the step --------------------------------------------------------------------------------------------------

@@ -415,6 +415,44 @@ def test_a_label_with_no_bar_nothing_was_read_from_is_found_by_its_ink_and_numbe
     assert _inked_regions(text, regions, have, char_h, most=5.0) == {}
 
 
+def test_a_small_label_read_blind_gives_its_own_area_row():
+    """A small parcel's label is drawn smaller than the sheet's characters: read blind from its
+    region's ink, its area is the row under its own bar (or under its last blank row when the
+    bar is gone), not a sheet's character height up from its foot, and the digits number it."""
+    dark, labels = _fraction_sheet(list(range(101, 161)), "dejavu/DejaVuSerif.ttf")
+    img = Image.fromarray(255 - dark)
+    d = ImageDraw.Draw(img)
+    small = ImageFont.truetype(FONTS + "dejavu/DejaVuSerif.ttf", round(0.6 * 2.0 * 1.45 * PPMM))
+    regions = np.zeros(dark.shape, np.int32)
+    areas = {}
+    for k, lab in enumerate(labels):
+        x, y = int((10 + 20 * (k % 10)) * PPMM), int((7 + 14 * (k // 10)) * PPMM)
+        regions[y - int(6 * PPMM):y + int(6 * PPMM), x - int(9 * PPMM):x + int(9 * PPMM)] = k + 1
+        lab.region = k + 1
+        if k in (24, 36):  # 125 with its bar, 137 with none: drawn small
+            d.rectangle([x - int(9 * PPMM), y - int(6 * PPMM), x + int(9 * PPMM), y + int(6 * PPMM)], fill=238)
+            area, gap = lab.tokens[1].text, 0 if k == 24 else 3  # the bar touching the digits: no blank row
+            d.text((x, y - gap), str(lab.parcel_no), font=small, anchor="ms", fill=30)
+            if k == 24:
+                half = small.getlength(area) / 2 + 2
+                d.line([(x - half, y), (x + half, y)], fill=30, width=2)
+            d.text((x, y + gap), area, font=small, anchor="mt", fill=30)
+            areas[k + 1] = d.textbbox((x, y + gap), area, font=small, anchor="mt")
+    dark = 255 - np.asarray(img).astype(np.uint8)
+    text = dark > 100
+    char_h = 2.0 * 1.45 * PPMM * 0.7
+    lost = [labels.pop(36), labels.pop(24)]
+    found = _inked_regions(text, regions, {lab.region for lab in labels}, char_h)
+    assert set(found) == set(areas)
+    judge = _NumberJudge(_digit_templates(labels, dark), dark, lambda box: [])
+    for lab in lost:
+        ink = found[lab.region]
+        top, foot = areas[lab.region][1], areas[lab.region][3]
+        assert abs(ink.tokens[0].box[1] - top) <= 2 and abs(ink.tokens[0].box[3] - foot) <= 2
+        _numbers_in_rows(labels + [ink], judge=judge, blind=frozenset({len(labels)}))
+        assert ink.parcel_no == lab.parcel_no
+
+
 def _along_the_tops(dark: np.ndarray, labels: list[Label]) -> tuple[np.ndarray, np.ndarray]:
     """A boundary drawn along the top of each label's number, touching it, and the line-work's
     mask as a scan gives it: the line and the top third of the digits."""
