@@ -1682,9 +1682,14 @@ def _agrees(area_label: float | None, area_m2: float | None) -> bool | None:
 
 
 def _score(lab: Label, area_m2: float | None) -> float:
-    """How good a reading is: values found, confidence, and (strongly) an area label that agrees with the region."""
-    return (sum(v is not None for v in (lab.parcel_no, lab.area_label_m2, lab.land_use)) + lab.confidence
-            + 3 * bool(_agrees(lab.area_label_m2, area_m2)))
+    """How good a reading is, to choose among the labels of one region: its number and area found,
+    its code at half (a code is printed beside the stack, and often is a neighbour's), how surely
+    its words were read, and (strongly) an area label that agrees with the region's.  A label
+    pieced together from misreadings (a neighbour's code and a number read from an area it
+    covers, at confidence 0) must not outweigh a number read surely on its own."""
+    sure = float(np.mean([t.conf for t in lab.tokens])) if lab.tokens else 0.0
+    return ((lab.parcel_no is not None) + (lab.area_label_m2 is not None) + 0.5 * (lab.land_use is not None)
+            + sure + 3 * bool(_agrees(lab.area_label_m2, area_m2)))
 
 
 def read_labels(text: np.ndarray, labels: np.ndarray, *, px_per_mm: float, lines: np.ndarray | None = None,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from digitize.labels import Token, assemble_labels, read_labels
+from digitize.labels import Label, Token, _score, assemble_labels, read_labels
 from digitize.vectorize import darkness, ink_mask, split_linework
 
 PPMM = 220 / 25.4
@@ -91,6 +91,20 @@ def test_a_number_read_surely_on_its_own_stands_against_a_doubtful_reading_of_it
     # no surer than the fraction's reading, or on the same ink: the same number read twice, dropped
     assert _values([frac[0], frac[1], Token("656", (20, 0, 50, 10), 0.4)]) == [(656, 243.8, None)]
     assert _values([frac[0], frac[1], Token("656", (202, 69, 231, 80), 0.96)]) == [(656, 243.8, None)]
+
+
+def test_a_region_keeps_the_label_read_surely_over_one_pieced_from_misreadings():
+    # 656 read surely, its area lost under a code; beside it "QNT575": a neighbour's code and
+    # its area misread as a number, at confidence 0
+    sure = Label(7, 656, None, None, 0.32, tokens=[Token("656", (20, 0, 50, 10), 0.96)])
+    pieced = Label(7, 575, None, "ONT", 0.0, tokens=[Token("575", (40, 12, 75, 26), 0.0),
+                                                   Token("QNT", (5, 12, 40, 26), 0.0)])
+    assert _score(sure, 300.0) > _score(pieced, 300.0)
+    # a whole label read surely beats a lone number, and an area that agrees with the region beats all
+    whole = Label(7, 657, 94.3, "ONT", 0.9, tokens=[Token("657", (20, 0, 50, 10), 0.9),
+                                                   Token("94.3", (18, 14, 52, 24), 0.9), Token("ONT", (0, 6, 16, 16), 0.9)])
+    assert _score(whole, 300.0) > _score(sure, 300.0)
+    assert _score(whole, 94.0) > _score(whole, 300.0) and _score(whole, 94.0) > _score(sure, 94.0) + 3
 
 
 def test_nothing_read_gives_nothing():
