@@ -1579,10 +1579,11 @@ def _inked_regions(text: np.ndarray, regions: np.ndarray, have: set[int], char_h
             continue
         n, cc = cv2.connectedComponents(cv2.dilate(mine.astype(np.uint8), gap))
         k = int(np.argmax(np.bincount(cc[mine], minlength=n)[1:])) + 1
-        ys, xs = np.nonzero(mine & (cc == k))
+        ink = mine & (cc == k)
+        ys, xs = np.nonzero(ink)
         if not 0.8 * char_h <= ys.max() + 1 - ys.min() <= 3.5 * char_h:
             continue
-        top = _area_top(mine & (cc == k), char_h)
+        top = _area_top(ink, char_h)
         low = ys >= top
         x0, x1 = sl[1].start + int(xs[low].min()), sl[1].start + int(xs[low].max()) + 1
         y0, y1 = sl[0].start + top, sl[0].start + int(ys.max()) + 1
